@@ -1,0 +1,49 @@
+# ace3d — the two commands of the README are `make demo` and `make test`; both build the virtual
+# environment once (a stamp file tracks the pinned requirements) and install nothing by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DATA := data/demo
+OUT := out
+
+.PHONY: all venv test lint demo explain-demo proto clean help
+
+all: demo
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP)
+
+## test: lint, then every test (unit, faithfulness, integration against a real TorchServe)
+test: venv lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+lint: venv
+	$(BIN)/ruff check ace3d handlers tests
+
+## demo: a small synthetic set if missing, the committed model and bank, one explanation
+demo: venv $(DEMO_DATA)/.done
+	$(BIN)/ace3d explain --model demo $$(ls $(DEMO_DATA)/move_right/*.mp4 | head -n 1) \
+		--json $(OUT)/demo.json --overlay $(OUT)/demo.gif
+
+$(DEMO_DATA)/.done: | venv
+	$(BIN)/ace3d synth --out $(DEMO_DATA) --per-class 2 --seed 7
+	touch $@
+
+## proto: regenerate the Python stubs from proto/ (committed; a test fails when they are stale)
+proto: venv
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. \
+		proto/ace3d/v1/explanation.proto proto/ace3d/v1/inference.proto
+	rm -f ace3d/v1/explanation_pb2_grpc.py
+
+clean:
+	rm -rf $(OUT) data model_store/*.mar
+
+help:
+	@grep -E '^## ' Makefile | sed 's/## //'

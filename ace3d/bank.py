@@ -1,0 +1,141 @@
+"""The concept bank: what `build-bank` learned offline, in one self-describing, versioned file.
+
+The file is a NumPy .npz of plain arrays plus one JSON metadata record, read with allow_pickle=False, so
+loading a bank never executes code. The metadata records how the features were made (model fingerprint,
+layer, clip shape, normalisation, SLIC parameters, feature mode) and `check_model` refuses a bank whose
+record does not match the model it is used with."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ace3d.errors import BankError
+from ace3d.models import Classifier
+from ace3d.supervoxels import SlicParams
+
+FORMAT = "ace3d-concept-bank"
+VERSION = 1
+ARRAYS = ("class_index", "centroid", "cav", "tcav", "tcav_std", "p_raw", "p_corrected", "members",
+          "videos", "thumbnails", "baseline_feature")
+
+
+@dataclass
+class ConceptBank:
+    """Concepts of every class. Row k of each array describes concept k; `names[k]` is
+    "<class>/concept_<n>"."""
+
+    meta: dict
+    class_index: np.ndarray  # int32 K: the class each concept was discovered for
+    centroid: np.ndarray  # float32 K x C
+    cav: np.ndarray  # float32 K x C (unit)
+    tcav: np.ndarray  # float32 K: mean TCAV score over random sets
+    tcav_std: np.ndarray  # float32 K
+    p_raw: np.ndarray  # float64 K
+    p_corrected: np.ndarray  # float64 K (Benjamini-Hochberg over all concepts)
+    members: np.ndarray  # int32 K: cluster size
+    videos: np.ndarray  # int32 K: distinct videos in the cluster
+    thumbnails: np.ndarray  # uint8 K x n x h x w x 3: example supervoxels for people to look at
+    baseline_feature: np.ndarray  # float32 C: mean feature of random videos' supervoxels
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def bank_id(self) -> str:
+        return self.meta["bank_id"]
+
+    @property
+    def feature_mode(self) -> str:
+        return self.meta["feature_mode"]
+
+    @property
+    def slic(self) -> SlicParams:
+        return SlicParams.from_dict(self.meta["slic"])
+
+    @property
+    def alpha(self) -> float:
+        return float(self.meta.get("alpha", 0.01))
+
+    def concepts_of(self, class_index: int) -> np.ndarray:
+        return np.flatnonzero(self.class_index == class_index)
+
+    def significant(self) -> np.ndarray:
+        return self.p_corrected <= self.alpha
+
+    def check_model(self, clf: Classifier) -> None:
+        """Refuse to explain `clf` with a bank built from another model or another feature recipe."""
+        m = self.meta["model"]
+        problems = []
+        if m["fingerprint"] != clf.fingerprint:
+            problems.append(f"model fingerprint {clf.fingerprint} != bank's {m['fingerprint']} ({m['name']})")
+        if m["layer"] != clf.layer:
+            problems.append(f"layer {clf.layer!r} != bank's {m['layer']!r}")
+        if tuple(m["clip_shape"]) != tuple(clf.clip_shape):
+            problems.append(f"clip shape {tuple(clf.clip_shape)} != bank's {tuple(m['clip_shape'])}")
+        if not np.allclose(m["mean"], clf.mean) or not np.allclose(m["std"], clf.std):
+            problems.append("input normalisation differs")
+        if len(self.meta["class_names"]) != len(clf.class_names):
+            problems.append(f"{len(clf.class_names)} model classes != bank's {len(self.meta['class_names'])}")
+        if problems:
+            raise BankError("concept bank does not match the model: " + "; ".join(problems)
+                            + ". Build a bank for this model with `ace3d build-bank`.", reason="bank_mismatch")
+
+    # ------------------------------------------------------------------------------------------- i/o
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        meta = json.dumps({**self.meta, "names": self.names}).encode()
+        np.savez_compressed(buf, meta=np.frombuffer(meta, np.uint8),
+                            **{k: getattr(self, k) for k in ARRAYS})
+        return buf.getvalue()
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically: a failed build never leaves a half-written bank behind."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(self.to_bytes())
+        os.replace(tmp, path)
+        return path
+
+
+def content_id(arrays: dict[str, np.ndarray], meta: dict) -> str:
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    for k in sorted(arrays):
+        h.update(np.ascontiguousarray(arrays[k]).tobytes())
+    return h.hexdigest()[:12]
+
+
+def load(path: str | Path) -> ConceptBank:
+    """Read a bank file; never unpickles."""
+    path = Path(path)
+    if not path.is_file():
+        raise BankError(f"concept bank not found: {path} (build one with `ace3d build-bank`)",
+                        reason="missing_file")
+    return from_bytes(path.read_bytes(), str(path))
+
+
+def from_bytes(data: bytes, where: str = "bank") -> ConceptBank:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            arrays = {k: z[k] for k in ARRAYS}
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem for the user
+        raise BankError(f"{where} is not a readable ace3d concept bank: {exc}") from exc
+    if meta.get("format") != FORMAT:
+        raise BankError(f"{where} is not an ace3d concept bank (format {meta.get('format')!r})")
+    if meta.get("version") != VERSION:
+        raise BankError(f"{where} has bank format version {meta.get('version')}; this ace3d reads "
+                        f"version {VERSION}. Rebuild it with `ace3d build-bank`.")
+    names = meta.pop("names", [])
+    return ConceptBank(meta=meta, names=names, **arrays)

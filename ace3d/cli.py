@@ -1,0 +1,205 @@
+"""The `ace3d` command line. Every command reports a problem the user can fix as one line on stderr and
+exits with status 2, never with a traceback, and writes its output files only when it succeeds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_BANK = "demo"
+
+
+def _model(args) -> object:
+    from ace3d import models
+
+    return models.load(args.model, layer=args.layer, device=args.device)
+
+
+def _bank_path(args) -> Path:
+    from ace3d.models import ASSETS
+
+    if args.bank in (None, DEFAULT_BANK):
+        if args.model != "demo":
+            from ace3d.errors import BankError
+
+            raise BankError("--bank is required with a model other than 'demo'")
+        return ASSETS / "demo_bank.npz"
+    return Path(args.bank)
+
+
+def _explainer(args):
+    from ace3d import bank
+    from ace3d.explain import Explainer
+
+    return Explainer(_model(args), bank.load(_bank_path(args)))
+
+
+def cmd_synth(args) -> None:
+    from ace3d.synth import generate
+
+    generate(args.out, per_class=args.per_class, seed=args.seed, n_random=args.random)
+    print(f"wrote synthetic videos to {args.out}")
+
+
+def cmd_train(args) -> None:
+    from ace3d.train import TrainConfig, train
+
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, clip_shape=(16, args.size, args.size))
+    rec = train(args.data, args.out, cfg, test_data=args.test_data)
+    acc = rec["training"].get("test_accuracy")
+    tail = f"; test accuracy {acc:.3f}" if acc is not None else ""
+    print(f"saved {Path(args.out).with_suffix('.pt')} and .json{tail}")
+
+
+def cmd_build_bank(args) -> None:
+    from ace3d.builder import BankParams, build
+    from ace3d.concepts import ConceptParams
+    from ace3d.supervoxels import SlicParams
+
+    clf = _model(args)
+    classes = None if args.classes in (None, "all") else [c.strip() for c in args.classes.split(",") if c.strip()]
+    params = BankParams(feature_mode=args.feature_mode, n_random_sets=args.random_sets,
+                        slic=SlicParams(n_segments=tuple(args.n_segments), downscale=args.slic_downscale),
+                        concepts=ConceptParams(n_clusters=args.clusters, min_members=args.min_members),
+                        max_videos_per_class=args.max_videos)
+    b = build(clf, args.data, classes, params)
+    b.save(args.out)
+    sig = int(b.significant().sum())
+    print(f"wrote {args.out}: {len(b.names)} concepts ({sig} significant at alpha {b.alpha}), "
+          f"bank id {b.bank_id}, {b.meta['build_seconds']} s")
+
+
+def cmd_explain(args) -> None:
+    from ace3d import report, video, wire
+    from ace3d.explain import Request
+
+    explainer = _explainer(args)
+    v = video.read_file(args.video)
+    req = Request(target_class=args.target, top_k=args.top_k, max_concepts=args.max_concepts,
+                  max_clips=args.max_clips)
+    if req.target_class:
+        explainer.clf.class_index(req.target_class)  # fail before any work on an unknown class
+    exp, _ = explainer.explain(v, req)
+    print(report.table(exp))
+    if args.json:
+        report.write_text(args.json, wire.to_json(exp))
+        print(f"wrote {args.json}")
+    if args.overlay:
+        if report.overlay(v, exp, args.overlay):
+            print(f"wrote {args.overlay}")
+
+
+def cmd_evaluate(args) -> None:
+    from ace3d import report
+    from ace3d.evaluate import evaluate
+
+    res = evaluate(_explainer(args), args.data, limit=args.limit)
+    text = json.dumps(res, indent=1)
+    print(text)
+    if args.json:
+        report.write_text(args.json, text)
+
+
+def cmd_bench(args) -> None:
+    from ace3d import report
+    from ace3d.bench import bench
+
+    res = bench(_explainer(args), repeats=args.repeats)
+    text = json.dumps(res, indent=1)
+    print(text)
+    if args.json:
+        report.write_text(args.json, text)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ace3d", description="Spatio-temporal concept explanations of video models")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def model_args(sp, bank: bool = True) -> None:
+        sp.add_argument("--model", default="demo", help="demo | x3d_xs|x3d_s|x3d_m|slow_r50:PATH | "
+                        "r3d_18|mc3_18|r2plus1d_18|s3d:PATH | torchscript:PATH (default: demo)")
+        sp.add_argument("--layer", default=None, help="bottleneck layer (default: the model's)")
+        sp.add_argument("--device", default="cpu")
+        if bank:
+            sp.add_argument("--bank", default=None, help="concept bank file (default with --model demo: the "
+                            "committed bank)")
+
+    sp = sub.add_parser("synth", help="write a synthetic data set with ground-truth masks")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--per-class", type=int, default=50)
+    sp.add_argument("--random", type=int, default=None, help="random videos (default: per-class)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_synth)
+
+    sp = sub.add_parser("train", help="train the default model on a synthetic data set")
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--out", required=True, help="output path stem: writes .pt and .json")
+    sp.add_argument("--test-data", default=None)
+    sp.add_argument("--epochs", type=int, default=14)
+    sp.add_argument("--size", type=int, default=64, help="clip height and width")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("build-bank", help="discover concepts and test them (TCAV) into a bank file")
+    model_args(sp, bank=False)
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--classes", default="all", help="all, or a comma-separated list")
+    sp.add_argument("--feature-mode", choices=("pooled", "ace"), default="pooled")
+    sp.add_argument("--random-sets", type=int, default=20)
+    sp.add_argument("--clusters", type=int, default=25)
+    sp.add_argument("--min-members", type=int, default=20)
+    sp.add_argument("--max-videos", type=int, default=0, help="videos per class (0: all)")
+    sp.add_argument("--n-segments", type=int, nargs="+", default=[15, 50, 80])
+    sp.add_argument("--slic-downscale", type=int, default=1)
+    sp.set_defaults(func=cmd_build_bank)
+
+    sp = sub.add_parser("explain", help="explain one video: table, JSON and overlay")
+    model_args(sp)
+    sp.add_argument("video")
+    sp.add_argument("--target", default=None, help="class to explain (default: the predicted one)")
+    sp.add_argument("--top-k", type=int, default=5)
+    sp.add_argument("--max-concepts", type=int, default=0)
+    sp.add_argument("--max-clips", type=int, default=1)
+    sp.add_argument("--json", default=None)
+    sp.add_argument("--overlay", default=None, help="animated GIF of heatmap and concept outlines")
+    sp.set_defaults(func=cmd_explain)
+
+    sp = sub.add_parser("evaluate", help="faithfulness and localisation on a synthetic test set")
+    model_args(sp)
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--json", default=None)
+    sp.add_argument("--limit", type=int, default=0, help="videos per class (0: all)")
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("bench", help="time one explanation stage by stage beside a classification")
+    model_args(sp)
+    sp.add_argument("--repeats", type=int, default=5)
+    sp.add_argument("--json", default=None)
+    sp.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from ace3d.errors import Ace3dError
+
+    t0 = time.time()
+    try:
+        args.func(args)
+    except Ace3dError as exc:
+        print(f"ace3d {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ace3d {args.command}: interrupted", file=sys.stderr)
+        return 130
+    if args.command in ("build-bank", "evaluate", "train"):
+        print(f"done in {time.time() - t0:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Explain one video with a concept bank: the prediction, the concepts present, how much each drove the
+target class in THIS video, and masks a person can look at.
+
+Per clip: one forward gives the prediction and the bottleneck activation; supervoxels get features
+(pooled from that activation, or ACE-style when the bank was built that way) and are assigned to the
+nearest concept of the target class; each concept present is removed from the clip (its voxels filled
+from the same pixels at other times, i.e. the moving content is taken out, not painted over with a
+silhouette) and all removals go through the model in batched forwards; the target-logit drop is the
+concept's importance. Like Google's explanation API, each clip reports the unchanged (instance) score,
+the score with the top concept removed and the score with every present concept removed (baseline)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ace3d import features as feats
+from ace3d.bank import ConceptBank
+from ace3d.errors import OptionsError
+from ace3d.models import Classifier
+from ace3d.supervoxels import SlicParams, Supervoxels, segment
+from ace3d.v1 import explanation_pb2 as pb
+from ace3d.video import Clip, Video, make_clips, to_tensor
+from ace3d.wire import to_volume
+
+MAX_TOP_K = 100
+MAX_CLIPS = 32
+
+
+@dataclass(frozen=True)
+class Request:
+    """Validated options of one explanation (see ExplainOptions in proto/ace3d/v1/explanation.proto)."""
+
+    target_class: str | None = None
+    top_k: int = 5
+    max_concepts: int = 0  # 0: all present
+    max_clips: int = 1
+    classify_only: bool = False
+
+    @classmethod
+    def from_proto(cls, opts: pb.ExplainOptions, max_clips_limit: int = MAX_CLIPS) -> Request:
+        if opts.top_k > MAX_TOP_K:
+            raise OptionsError(f"top_k {opts.top_k} is over the limit of {MAX_TOP_K}")
+        if opts.max_clips > max_clips_limit:
+            raise OptionsError(f"max_clips {opts.max_clips} is over the limit of {max_clips_limit}")
+        if opts.max_concepts > 255:
+            raise OptionsError(f"max_concepts {opts.max_concepts} is over the limit of 255")
+        return cls(target_class=opts.target_class or None, top_k=opts.top_k or 5,
+                   max_concepts=opts.max_concepts, max_clips=opts.max_clips or 1,
+                   classify_only=opts.classify_only)
+
+
+@dataclass
+class ClipResult:
+    """A clip's explanation as arrays, before it becomes a message (for evaluation and overlays)."""
+
+    clip: Clip
+    supervoxels: Supervoxels
+    concept_ids: list[int]  # bank rows, most important first
+    importance: np.ndarray
+    masks: np.ndarray  # bool K x T x H x W, one per concept in `concept_ids`
+    heatmap: np.ndarray  # float32 T x H x W in [0, 1]
+    concept_map: np.ndarray  # T x H x W, v > 0: concept_ids[v - 1]
+    instance: float
+    top_removed: float
+    baseline: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def remove(frames: np.ndarray, masks: torch.Tensor) -> torch.Tensor:
+    """Clips with each mask's voxels taken out: uint8 T x H x W x 3 and bool K x T x H x W -> float
+    K x T x H x W x 3. A removed voxel gets the mean of the same pixel over the frames where it is not
+    removed (what was behind a moving thing); a pixel removed in every frame gets the clip's mean colour
+    of the voxels that remain."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float()  # T H W 3
+    keep = (~masks).float()  # K T H W
+    num = torch.einsum("kthw,thwc->khwc", keep, x)
+    den = keep.sum(1)  # K H W
+    colour = torch.einsum("kthw,thwc->kc", keep, x) / keep.sum((1, 2, 3)).clamp_min(1)[:, None]
+    fill = torch.where(den[..., None] > 0, num / den.clamp_min(1)[..., None], colour[:, None, None, :])
+    return torch.where(masks[..., None], fill[:, None], x[None])
+
+
+class Explainer:
+    """One signature for every explanation: `explain(video, request)`; `stream` yields per-clip parts.
+
+    The bank is checked against the model once, here, so a mismatched pair never serves."""
+
+    def __init__(self, clf: Classifier, bank: ConceptBank, slic: SlicParams | None = None,
+                 batch_size: int = 16) -> None:
+        bank.check_model(clf)
+        self.clf, self.bank = clf, bank
+        self.slic = slic or bank.slic
+        self.batch_size = batch_size
+        self._centroids = torch.from_numpy(bank.centroid)
+
+    # ------------------------------------------------------------------------------------ steps
+    def clips(self, video: Video, request: Request) -> list[Clip]:
+        return make_clips(video, self.clf.clip_shape, request.max_clips)
+
+    def classify(self, clips: list[Clip]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bottleneck activations and logits of all clips (batched forwards)."""
+        acts, logits = [], []
+        with torch.inference_mode():
+            for i in range(0, len(clips), self.batch_size):
+                chunk = clips[i:i + self.batch_size]
+                xb = torch.stack([to_tensor(c.frames, self.clf.mean, self.clf.std) for c in chunk])
+                a = self.clf.trunk(xb.to(self.clf.device))
+                acts.append(a)
+                logits.append(self.clf.head(a))
+        return torch.cat(acts), torch.cat(logits).float().cpu()
+
+    def target(self, probs: torch.Tensor, request: Request) -> int:
+        if request.target_class:
+            return self.clf.class_index(request.target_class)
+        return int(probs.argmax())
+
+    def _logits_of(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits of K x T x H x W x 3 float clips (0..255), in chunks."""
+        mean = torch.tensor(self.clf.mean).view(1, 3, 1, 1, 1) * 255
+        std = torch.tensor(self.clf.std).view(1, 3, 1, 1, 1) * 255
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(batch), self.batch_size):
+                xb = (batch[i:i + self.batch_size].permute(0, 4, 1, 2, 3) - mean) / std
+                out.append(self.clf.logits(xb.to(self.clf.device)).float().cpu())
+        return torch.cat(out)
+
+    def explain_clip(self, clip: Clip, activation: torch.Tensor, instance_logits: torch.Tensor, target: int,
+                     max_concepts: int = 0) -> ClipResult:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        sv = segment(clip.frames, self.slic)
+        t1 = time.perf_counter()
+        timings["supervoxels"] = t1 - t0
+        if self.bank.feature_mode == "pooled":
+            f = feats.pool(activation[None], sv)
+        else:
+            f = feats.ace(self.clf, clip.frames, sv, self.batch_size)
+        t2 = time.perf_counter()
+        timings["features"] = t2 - t1
+        rows = self.bank.concepts_of(target)
+        shape = tuple(clip.frames.shape[:3])
+        instance = float(instance_logits[target])
+        if len(rows) == 0 or len(sv) == 0:
+            empty = np.zeros(shape, np.float32)
+            return ClipResult(clip, sv, [], np.zeros(0), np.zeros((0, *shape), bool), empty,
+                              np.zeros(shape, np.uint8), instance, instance, instance, timings)
+        d = torch.cdist(torch.from_numpy(f), self._centroids[rows])  # N x K
+        nearest = d.argmin(1).numpy()
+        present = sorted(set(nearest.tolist()))
+        masks = np.zeros((len(present), *shape), bool)
+        for j, k in enumerate(present):
+            for i in np.flatnonzero(nearest == k):
+                masks[j] |= sv.mask(int(i))
+        mt = torch.from_numpy(masks)
+        removed = remove(clip.frames, torch.cat([mt, mt.any(0, keepdim=True)]))
+        logits = self._logits_of(removed)[:, target].numpy()
+        importance = instance - logits[:-1]
+        order = np.argsort(-importance, kind="stable")
+        if max_concepts:
+            order = order[:max_concepts]
+        ids = [int(rows[present[j]]) for j in order]
+        imp, masks = importance[order], masks[order]
+        counts = {int(rows[present[j]]): int((nearest == present[j]).sum()) for j in order}
+        heat = np.zeros(shape, np.float32)
+        cmap = np.zeros(shape, np.uint16 if len(ids) > 255 else np.uint8)
+        for v in range(len(ids) - 1, -1, -1):  # most important written last, so it wins overlaps
+            heat += max(float(imp[v]), 0.0) * masks[v]
+            cmap[masks[v]] = v + 1
+        if heat.max() > 0:
+            heat /= heat.max()
+        timings["importance"] = time.perf_counter() - t2
+        result = ClipResult(clip, sv, ids, imp, masks, heat, cmap, instance,
+                            float(logits[order[0]]) if len(order) else instance, float(logits[-1]), timings)
+        result.timings["assigned"] = counts  # type: ignore[assignment]
+        return result
+
+    # ------------------------------------------------------------------------------------ messages
+    def _scores(self, probs: torch.Tensor, logits: torch.Tensor, top_k: int) -> list[pb.ClassScore]:
+        k = min(top_k, len(probs))
+        top = torch.topk(probs, k)
+        return [pb.ClassScore(name=self.clf.class_names[i], index=i, probability=float(probs[i]),
+                              logit=float(logits[i])) for i in top.indices.tolist()]
+
+    def clip_message(self, r: ClipResult, probs: torch.Tensor, logits: torch.Tensor, top_k: int) -> pb.ClipExplanation:
+        counts = r.timings.get("assigned", {})
+        n_vox = float(np.prod(r.heatmap.shape))
+        concepts = []
+        for v, (cid, imp) in enumerate(zip(r.concept_ids, r.importance, strict=True)):
+            concepts.append(pb.ConceptInstance(
+                id=cid, name=self.bank.names[cid], importance=float(imp), tcav_score=float(self.bank.tcav[cid]),
+                p_value=float(self.bank.p_corrected[cid]), p_value_raw=float(self.bank.p_raw[cid]),
+                significant=bool(self.bank.p_corrected[cid] <= self.bank.alpha),
+                coverage=float(r.masks[v].sum() / n_vox), supervoxels=counts.get(cid, 0)))
+        return pb.ClipExplanation(
+            clip_index=r.clip.index, frame_indices=r.clip.frame_indices, region=_region(r.clip.region),
+            scores=self._scores(probs, logits, top_k), concepts=concepts, concept_map=to_volume(r.concept_map),
+            heatmap=to_volume(r.heatmap.astype(np.float16)), instance_score=r.instance,
+            top_concept_removed_score=r.top_removed, baseline_score=r.baseline, supervoxel_count=len(r.supervoxels))
+
+    def _base(self, probs: torch.Tensor, logits: torch.Tensor, target: int, request: Request) -> pb.Explanation:
+        return pb.Explanation(model_name=self.clf.name, bank_id=self.bank.bank_id,
+                              scores=self._scores(probs, logits, request.top_k),
+                              target_class=self.clf.class_names[target], target_index=target,
+                              feature_mode=self.bank.feature_mode)
+
+    # ------------------------------------------------------------------------------------ entry points
+    def stream(self, video: Video, request: Request = Request()) -> Iterator[tuple[pb.Explanation, list[ClipResult]]]:
+        """Yield one partial Explanation per clip as soon as it is done, then the final aggregate
+        (with every clip). Each item comes with the clip results behind it."""
+        t0 = time.perf_counter()
+        clips = self.clips(video, request)
+        acts, logits = self.classify(clips)
+        t_cls = time.perf_counter() - t0
+        probs = logits.softmax(1)
+        mean_probs, mean_logits = probs.mean(0), logits.mean(0)
+        target = self.target(mean_probs, request)
+        final = self._base(mean_probs, mean_logits, target, request)
+        final.clip_count = len(clips)
+        timings = {"classify": t_cls}
+        results: list[ClipResult] = []
+        for i, clip in enumerate(clips):
+            if request.classify_only:
+                msg = pb.ClipExplanation(clip_index=i, frame_indices=clip.frame_indices,
+                                         region=_region(clip.region),
+                                         scores=self._scores(probs[i], logits[i], request.top_k),
+                                         instance_score=float(logits[i, target]))
+                final.clips.append(msg)
+                continue
+            r = self.explain_clip(clip, acts[i], logits[i], target, request.max_concepts)
+            results.append(r)
+            for k, v in r.timings.items():
+                if k != "assigned":
+                    timings[k] = timings.get(k, 0.0) + v
+            msg = self.clip_message(r, probs[i], logits[i], request.top_k)
+            final.clips.append(msg)
+            if len(clips) > 1:
+                part = self._base(mean_probs, mean_logits, target, request)
+                part.clip_count, part.partial = len(clips), True
+                part.clips.append(msg)
+                yield part, [r]
+        for k, v in timings.items():
+            final.timings_ms[k] = v * 1000.0
+        final.timings_ms["total"] = (time.perf_counter() - t0) * 1000.0
+        yield final, results
+
+    def explain(self, video: Video, request: Request = Request()) -> tuple[pb.Explanation, list[ClipResult]]:
+        """The final Explanation of a video (streamed parts are skipped)."""
+        *_, final = self.stream(video, request)
+        return final
+
+
+def _region(region: tuple[int, int, int, int]) -> pb.Region:
+    x, y, w, h = region
+    return pb.Region(x=x, y=y, width=w, height=h)

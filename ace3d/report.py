@@ -1,0 +1,108 @@
+"""What a person reads and looks at: the explanation table and the overlay animation, both made from the
+Explanation message alone, so a local and a served answer render the same way."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage.segmentation import find_boundaries
+
+from ace3d.v1 import explanation_pb2 as pb
+from ace3d.wire import from_volume
+
+PALETTE = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
+                    [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212]], np.uint8)
+
+
+def table(exp: pb.Explanation) -> str:
+    """A plain-text summary: prediction, then per clip the concepts and what removing them did."""
+    lines = [f"model {exp.model_name}  bank {exp.bank_id}  features {exp.feature_mode or '-'}"]
+    lines.append("prediction: " + ", ".join(f"{s.name} {s.probability:.3f}" for s in exp.scores))
+    lines.append(f"target: {exp.target_class}")
+    for clip in exp.clips:
+        fr = clip.frame_indices
+        span = f"frames {fr[0]}-{fr[-1]}" if fr else "frames -"
+        lines.append(f"\nclip {clip.clip_index} ({span}, region {clip.region.x},{clip.region.y} "
+                     f"{clip.region.width}x{clip.region.height}, {clip.supervoxel_count} supervoxels)")
+        if not clip.concepts:
+            lines.append("  (classification only)" if not clip.HasField("heatmap") else "  no concepts present")
+            continue
+        lines.append(f"  target logit {clip.instance_score:.3f}; top concept removed "
+                     f"{clip.top_concept_removed_score:.3f}; all present concepts removed {clip.baseline_score:.3f}")
+        lines.append(f"  {'#':>2} {'concept':<26} {'importance':>10} {'TCAV':>6} {'p(BH)':>8} {'p(raw)':>8} "
+                     f"{'cover':>6}")
+        for i, c in enumerate(clip.concepts, start=1):
+            sig = "*" if c.significant else " "
+            lines.append(f"  {i:>2} {c.name:<26} {c.importance:>10.3f} {c.tcav_score:>6.2f} {c.p_value:>8.2g} "
+                         f"{c.p_value_raw:>8.2g}{sig}{c.coverage:>6.1%}")
+    if any(c.concepts for c in exp.clips):
+        lines.append("\n* significant after Benjamini-Hochberg correction")
+    return "\n".join(lines)
+
+
+def overlay_frames(frames: np.ndarray, clip: pb.ClipExplanation) -> np.ndarray:
+    """Frames with the heatmap blended in red and each concept's outline in its colour."""
+    heat = from_volume(clip.heatmap).astype(np.float32)
+    cmap = from_volume(clip.concept_map)
+    out = frames.astype(np.float32)
+    red = np.array([255.0, 40.0, 0.0])
+    out = out * (1 - 0.6 * heat[..., None]) + red * 0.6 * heat[..., None]
+    for t in range(len(out)):
+        edges = find_boundaries(cmap[t], mode="inner") & (cmap[t] > 0)
+        out[t][edges] = PALETTE[(cmap[t][edges].astype(int) - 1) % len(PALETTE)]
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def write_gif(path: str | Path, frames: np.ndarray, scale: int = 3, fps: int = 6) -> Path:
+    """An animated GIF, written atomically (no partial file on failure)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".gif")
+    os.close(fd)
+    try:
+        imgs[0].save(tmp, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a file atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def clip_frames(video, clip: pb.ClipExplanation) -> np.ndarray:
+    """Rebuild a clip's frames from the source video with the clip's own `frame_indices` and `region`,
+    so a client can draw a served explanation over the video it sent."""
+    from ace3d.video import resize_frames
+
+    t, h, w = from_volume(clip.heatmap).shape
+    kh, kw = video.frames.shape[1:3]
+    sw, sh = video.source_size
+    sx, sy = kw / sw, kh / sh
+    r = clip.region
+    x0, y0 = round(r.x * sx), round(r.y * sy)
+    x1, y1 = max(x0 + 1, round((r.x + r.width) * sx)), max(y0 + 1, round((r.y + r.height) * sy))
+    idx = [min(i, video.num_frames - 1) for i in clip.frame_indices]
+    return resize_frames(video.frames[idx, y0:y1, x0:x1], (h, w))
+
+
+def overlay(video, exp: pb.Explanation, path: str | Path) -> Path | None:
+    """Write the overlay GIF of every explained clip of `exp`, one after another."""
+    parts = [overlay_frames(clip_frames(video, c), c) for c in exp.clips if c.HasField("heatmap")]
+    if not parts:
+        return None
+    return write_gif(path, np.concatenate(parts))

@@ -1,0 +1,136 @@
+"""Synthetic actions with ground truth: one actor moving in the class's direction over a textured, noisy
+background with static distractors. Only the actor's motion separates the classes (position, size,
+colour, shape and distractors are drawn independently of the class), so a faithful explanation must
+point at the actor, whose pixels are saved beside each video."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ace3d.video import write_mp4
+
+CLASSES = ("move_left", "move_right", "move_up", "move_down")
+DIRECTIONS = {"move_left": (-1, 0), "move_right": (1, 0), "move_up": (0, -1), "move_down": (0, 1)}
+RANDOM_DIR = "random"
+SHAPES = ("disk", "square", "triangle", "diamond")
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    frames: int = 16
+    size: int = 112
+    min_radius: int = 10
+    max_radius: int = 18
+    min_speed: float = 1.5  # pixels per frame
+    max_speed: float = 3.0
+    noise: float = 5.0  # per-frame Gaussian noise, in grey levels
+    texture: float = 0.6  # contrast of the background texture (0: flat colour)
+    distractors: tuple[int, int] = (1, 3)  # static distractor shapes, inclusive range
+
+
+def _shape_mask(kind: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    dx, dy = xx - cx, yy - cy
+    if kind == "disk":
+        return dx * dx + dy * dy <= r * r
+    if kind == "square":
+        return (np.abs(dx) <= r * 0.85) & (np.abs(dy) <= r * 0.85)
+    if kind == "diamond":
+        return np.abs(dx) + np.abs(dy) <= r
+    # triangle pointing up: inside three half-planes
+    return (dy <= r * 0.7) & (dy >= -r) & (np.abs(dx) <= (dy + r) * 0.6)
+
+
+def _background(rng: np.random.Generator, size: int, texture: float = 1.0) -> np.ndarray:
+    """A static, low-frequency coloured texture: smoothed noise at a few scales."""
+    img = np.zeros((size, size, 3), np.float32)
+    for cells, amp in ((4, 50.0), (12, 25.0), (28, 12.0)):
+        coarse = rng.normal(0, 1, (cells, cells, 3)).astype(np.float32)
+        rep = -(-size // cells)
+        up = np.kron(coarse, np.ones((rep, rep, 1), np.float32))[:size, :size]
+        # box-blur the blocky upsampling so the texture has no hard edges
+        k = max(1, rep // 2)
+        for axis in (0, 1):
+            up = sum(np.roll(up, s, axis=axis) for s in range(-k, k + 1)) / (2 * k + 1)
+        img += texture * amp * up
+    return img + rng.uniform(70, 170, 3).astype(np.float32)
+
+
+def _colour(rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(0, 255, 3).astype(np.float32)
+
+
+def render(rng: np.random.Generator, direction: tuple[int, int] | None,
+           cfg: SynthConfig = SynthConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """One video (uint8 T x H x W x 3) and its actor mask (bool T x H x W). direction None: the actor
+    wanders with no consistent direction (a random video for CAVs' random sets)."""
+    s, t = cfg.size, cfg.frames
+    bg = _background(rng, s, cfg.texture)
+    for _ in range(int(rng.integers(cfg.distractors[0], cfg.distractors[1] + 1))):
+        m = _shape_mask(str(rng.choice(SHAPES)), rng.uniform(0, s), rng.uniform(0, s),
+                        rng.uniform(cfg.min_radius, cfg.max_radius), s)
+        bg[m] = _colour(rng)
+    kind = str(rng.choice(SHAPES))
+    r = rng.uniform(cfg.min_radius, cfg.max_radius)
+    colour = _colour(rng)
+    speed = rng.uniform(cfg.min_speed, cfg.max_speed)
+    # The start is drawn from the same centred square for every class; the actor may leave the frame.
+    margin = s * 0.2
+    cx, cy = rng.uniform(margin, s - margin), rng.uniform(margin, s - margin)
+    frames = np.empty((t, s, s, 3), np.uint8)
+    masks = np.zeros((t, s, s), bool)
+    for i in range(t):
+        img = bg.copy()
+        m = _shape_mask(kind, cx, cy, r, s)
+        img[m] = colour
+        masks[i] = m
+        img += rng.normal(0, cfg.noise, img.shape).astype(np.float32)
+        frames[i] = img.clip(0, 255).astype(np.uint8)
+        if direction is None:
+            angle = rng.uniform(0, 2 * np.pi)
+            cx, cy = cx + np.cos(angle) * speed * 0.7, cy + np.sin(angle) * speed * 0.7
+        else:
+            cx, cy = cx + direction[0] * speed, cy + direction[1] * speed
+    return frames, masks
+
+
+def generate(out: str | Path, per_class: int, seed: int = 0, n_random: int | None = None,
+             cfg: SynthConfig = SynthConfig(), progress: bool = True) -> Path:
+    """Write DIR/<class>/<name>.mp4 + .mask.npz for each class, and DIR/random/<name>.mp4."""
+    out = Path(out)
+    n_random = per_class if n_random is None else n_random
+    jobs = [(c, i) for i in range(per_class) for c in CLASSES] + [(RANDOM_DIR, i) for i in range(n_random)]
+    for k, (cls, i) in enumerate(tqdm(jobs, desc="synth", disable=not progress)):
+        # One generator per video, derived from (seed, k): deterministic and order-independent.
+        rng = np.random.default_rng([seed, k])
+        frames, mask = render(rng, DIRECTIONS.get(cls), cfg)
+        name = f"{cls}_{seed}_{i:04d}"
+        write_mp4(out / cls / f"{name}.mp4", frames)
+        if cls != RANDOM_DIR:
+            np.savez_compressed(out / cls / f"{name}.mask.npz", mask=mask)
+    return out
+
+
+def list_videos(data: str | Path, classes: list[str] | None = None) -> dict[str, list[Path]]:
+    """Videos of a synthetic (or any DIR/<class>/*.mp4) data set by class, random set excluded."""
+    data = Path(data)
+    if not data.is_dir():
+        from ace3d.errors import Ace3dError
+        raise Ace3dError(f"data directory not found: {data} (make one with `ace3d synth --out {data}`)")
+    found = {d.name: sorted(p for p in d.iterdir() if p.suffix in (".mp4", ".webm", ".avi", ".mkv", ".npy"))
+             for d in sorted(data.iterdir()) if d.is_dir() and d.name != RANDOM_DIR}
+    if classes:
+        missing = [c for c in classes if c not in found]
+        if missing:
+            from ace3d.errors import Ace3dError
+            raise Ace3dError(f"classes not found under {data}: {', '.join(missing)}")
+        found = {c: found[c] for c in classes}
+    return {c: v for c, v in found.items() if v}
+
+
+def mask_path(video: Path) -> Path:
+    return video.with_name(video.name.rsplit(".", 1)[0] + ".mask.npz")

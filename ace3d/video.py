@@ -1,0 +1,241 @@
+"""Video in and out: bounded decoding of container bytes or .npy arrays, clip sampling, writing.
+
+Decoding is where hostile input arrives, so every step is bounded (bytes, frames, pixels, wall time) and
+every failure becomes a `VideoError` / `TooLargeError` that names the problem."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ace3d.errors import TooLargeError, VideoError
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Upper bounds on one decoded video; a request over any of them is refused with status 413."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_frames: int = 1800
+    max_pixels: int = 1920 * 1088
+    max_seconds: float = 30.0
+    # Frames are kept at most this many pixels on the long side (the clip is far smaller), which bounds
+    # the memory of a long high-resolution video to max_frames * keep_side^2 * 3 bytes.
+    keep_side: int = 256
+
+
+@dataclass
+class Video:
+    """Decoded frames (uint8, T x H x W x 3) and the size of the source they came from."""
+
+    frames: np.ndarray
+    source_size: tuple[int, int]  # (width, height) of the source frames
+    fps: float = 0.0
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+@dataclass
+class Clip:
+    """One model input cut from a video: uint8 frames at the model's clip size, and where they came from."""
+
+    frames: np.ndarray  # uint8, T x H x W x 3
+    frame_indices: list[int]
+    region: tuple[int, int, int, int]  # (x, y, width, height) in source pixels
+    index: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def read_file(path: str | Path, limits: DecodeLimits = DecodeLimits()) -> Video:
+    """Decode a video file from disk, with the same checks as bytes from a request."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"video file not found: {path}", reason="missing_file")
+    if path.is_dir():
+        raise VideoError(f"expected a video file, got a directory: {path}", reason="missing_file")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise TooLargeError(f"video is {size} bytes, over the limit of {limits.max_bytes} bytes")
+    return decode(path.read_bytes(), limits)
+
+
+def decode(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Video:
+    """Decode mp4/webm/avi/mkv bytes (PyAV) or an .npy uint8 array T x H x W x 3 into a `Video`."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise VideoError(f"video must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) == 0:
+        raise VideoError("video is empty (0 bytes)", reason="empty_video")
+    if len(data) > limits.max_bytes:
+        raise TooLargeError(f"video is {len(data)} bytes, over the limit of {limits.max_bytes} bytes")
+    if data.startswith(NPY_MAGIC):
+        return _decode_npy(data, limits)
+    return _decode_container(data, limits)
+
+
+def _decode_npy(data: bytes, limits: DecodeLimits) -> Video:
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as exc:  # object arrays need pickle, which is refused
+        raise VideoError(f"npy video cannot be loaded without pickle or is malformed: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's malformed file
+        raise VideoError(f"npy video is malformed: {exc}") from exc
+    if arr.dtype != np.uint8:
+        raise VideoError(f"npy video must have dtype uint8, got {arr.dtype}")
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise VideoError(f"npy video must have shape T x H x W x 3, got {tuple(arr.shape)}")
+    t, h, w, _ = arr.shape
+    if t == 0 or h == 0 or w == 0:
+        raise VideoError(f"npy video has no frames or empty frames: shape {tuple(arr.shape)}",
+                         reason="empty_video")
+    if t > limits.max_frames:
+        raise TooLargeError(f"video has {t} frames, over the limit of {limits.max_frames}")
+    if h * w > limits.max_pixels:
+        raise TooLargeError(f"video frames are {w}x{h}, over the limit of {limits.max_pixels} pixels")
+    frames = np.stack([_shrink(f, limits.keep_side) for f in arr]) if max(h, w) > limits.keep_side else arr
+    return Video(frames=np.ascontiguousarray(frames), source_size=(w, h))
+
+
+def _shrink(frame: np.ndarray, keep_side: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    scale = keep_side / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    t = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()
+    out = F.interpolate(t, size=(nh, nw), mode="area")
+    return out[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def _decode_container(data: bytes, limits: DecodeLimits) -> Video:
+    import av  # imported here: the npy path and the rest of the library do not need FFmpeg
+
+    start = time.monotonic()
+    try:
+        container = av.open(io.BytesIO(data), mode="r")
+    except Exception as exc:  # noqa: BLE001 - PyAV raises many types for garbage
+        raise VideoError(f"cannot decode video: not a readable mp4/webm/avi/mkv container ({exc})",
+                         reason="undecodable") from exc
+    try:
+        if not container.streams.video:
+            raise VideoError("container has no video stream", reason="empty_video")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        w, h = stream.codec_context.width, stream.codec_context.height
+        if w and h and w * h > limits.max_pixels:
+            raise TooLargeError(f"video frames are {w}x{h}, over the limit of {limits.max_pixels} pixels")
+        fps = float(stream.average_rate) if stream.average_rate else 0.0
+        frames: list[np.ndarray] = []
+        src_w = src_h = 0
+        try:
+            for frame in container.decode(stream):
+                if frame.width * frame.height > limits.max_pixels:
+                    raise TooLargeError(f"video frames are {frame.width}x{frame.height}, over the limit "
+                                        f"of {limits.max_pixels} pixels")
+                if len(frames) >= limits.max_frames:
+                    raise TooLargeError(f"video has more than {limits.max_frames} frames, over the limit")
+                if time.monotonic() - start > limits.max_seconds:
+                    raise TooLargeError(f"decoding took over {limits.max_seconds:.0f} s, over the limit")
+                src_w, src_h = frame.width, frame.height
+                scale = min(1.0, limits.keep_side / max(src_w, src_h))
+                kw, kh = max(2, round(src_w * scale)), max(2, round(src_h * scale))
+                if (kw, kh) != (src_w, src_h):
+                    frame = frame.reformat(width=kw, height=kh)
+                frames.append(frame.to_ndarray(format="rgb24"))
+        except (TooLargeError, VideoError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - corrupt streams raise from deep inside FFmpeg
+            if not frames:
+                raise VideoError(f"cannot decode video stream: {exc}", reason="undecodable") from exc
+            # A truncated tail: keep what decoded cleanly.
+        if not frames:
+            raise VideoError("video has zero decodable frames", reason="empty_video")
+        if len({f.shape for f in frames}) > 1:
+            raise VideoError("video frames change size mid-stream", reason="undecodable")
+        return Video(frames=np.stack(frames), source_size=(src_w, src_h), fps=fps)
+    finally:
+        container.close()
+
+
+def clip_indices(num_frames: int, clip_len: int, max_clips: int = 1) -> list[list[int]]:
+    """Frame indices of up to `max_clips` clips spread over the video, each `clip_len` frames sampled
+    uniformly over its own equal share of the video (short videos repeat frames)."""
+    if num_frames <= 0:
+        raise VideoError("video has zero frames", reason="empty_video")
+    n_clips = max(1, min(max_clips, num_frames // clip_len))
+    bounds = np.linspace(0, num_frames, n_clips + 1)
+    out = []
+    for i in range(n_clips):
+        lo, hi = bounds[i], bounds[i + 1] - 1
+        idx = np.linspace(lo, hi, clip_len).round().astype(int).clip(0, num_frames - 1)
+        out.append([int(j) for j in idx])
+    return out
+
+
+def center_region(width: int, height: int, aspect: float = 1.0) -> tuple[int, int, int, int]:
+    """The largest centred box of the given aspect (w/h) inside a width x height frame."""
+    if width / height > aspect:
+        rw, rh = round(height * aspect), height
+    else:
+        rw, rh = width, round(width / aspect)
+    return ((width - rw) // 2, (height - rh) // 2, rw, rh)
+
+
+def make_clips(video: Video, clip_shape: tuple[int, int, int], max_clips: int = 1) -> list[Clip]:
+    """Cut a video into model clips: sample frames, centre-crop to the clip's aspect, resize."""
+    t, ch, cw = clip_shape
+    kh, kw = video.frames.shape[1:3]
+    sw, sh = video.source_size
+    x, y, rw, rh = center_region(kw, kh, cw / ch)
+    sx, sy = sw / kw, sh / kh
+    region = (round(x * sx), round(y * sy), round(rw * sx), round(rh * sy))
+    clips = []
+    for i, idx in enumerate(clip_indices(video.num_frames, t, max_clips)):
+        crop = video.frames[idx, y:y + rh, x:x + rw]
+        clips.append(Clip(frames=resize_frames(crop, (ch, cw)), frame_indices=idx, region=region, index=i))
+    return clips
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize uint8 T x H x W x 3 frames to size (H, W) with antialiasing."""
+    if frames.shape[1:3] == tuple(size):
+        return np.ascontiguousarray(frames)
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def to_tensor(frames: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 T x H x W x 3 -> normalised float 3 x T x H x W, the layout of 3D ConvNets."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
+    x = x.permute(3, 0, 1, 2)
+    m = torch.tensor(mean, dtype=x.dtype).view(3, 1, 1, 1)
+    s = torch.tensor(std, dtype=x.dtype).view(3, 1, 1, 1)
+    return (x - m) / s
+
+
+def write_mp4(path: str | Path, frames: np.ndarray, fps: int = 8) -> None:
+    """Write uint8 T x H x W x 3 frames as H.264 mp4 (near-lossless, so synthetic ground truth holds)."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t, h, w, _ = frames.shape
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = w, h
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "12", "preset": "veryfast"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)

@@ -1,0 +1,56 @@
+"""The wire schema in Python: generated messages from proto/ (ace3d.v1), volumes in and out of their
+compact form, and the canonical proto3 JSON mapping the CLI and REST answers use."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import numpy as np
+from google.protobuf import json_format
+
+from ace3d.errors import OptionsError
+from ace3d.v1 import explanation_pb2 as pb
+
+VOLUME_DTYPES = ("float16", "float32", "uint8", "uint16")
+
+
+def to_volume(arr: np.ndarray) -> pb.Volume:
+    arr = np.ascontiguousarray(arr)
+    if arr.dtype.name not in VOLUME_DTYPES:
+        raise ValueError(f"volume dtype {arr.dtype} not in {VOLUME_DTYPES}")
+    return pb.Volume(shape=list(arr.shape), dtype=arr.dtype.name, data=zlib.compress(arr.tobytes(), 6))
+
+
+def from_volume(vol: pb.Volume) -> np.ndarray:
+    if vol.dtype not in VOLUME_DTYPES:
+        raise ValueError(f"volume dtype {vol.dtype!r} not in {VOLUME_DTYPES}")
+    return np.frombuffer(zlib.decompress(vol.data), dtype=vol.dtype).reshape(tuple(vol.shape))
+
+
+def to_json(msg, indent: int | None = 1) -> str:
+    """Canonical proto3 JSON (camelCase names, bytes as base64, defaults left out)."""
+    return json.dumps(json_format.MessageToDict(msg), indent=indent)
+
+
+def explanation_from_json(text: str | bytes) -> pb.Explanation:
+    return json_format.Parse(text, pb.Explanation())
+
+
+def parse_options(data: bytes | str | dict | None) -> pb.ExplainOptions:
+    """ExplainOptions from serialized protobuf (gRPC), JSON text or a dict (REST). Empty: defaults."""
+    opts = pb.ExplainOptions()
+    if data is None or (isinstance(data, (bytes, bytearray, str)) and len(data) == 0):
+        return opts
+    try:
+        if isinstance(data, dict):
+            json_format.ParseDict(data, opts)
+        elif isinstance(data, str) or bytes(data[:1]) in (b"{", b" ", b"\n"):
+            json_format.Parse(data if isinstance(data, str) else bytes(data).decode("utf-8"), opts)
+        else:
+            opts.ParseFromString(bytes(data))
+    except (json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
+        raise OptionsError(f"malformed options: {exc}".splitlines()[0]) from exc
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
+        raise OptionsError(f"malformed options: not a serialized ExplainOptions message ({exc})") from exc
+    return opts

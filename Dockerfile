@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1
+# ace3d: the TorchServe 0.12 service that explains 3D video models (gRPC 7070, REST 8080, metrics 8082).
+# One image for GPU and CPU nodes: the pinned torch wheels carry their CUDA libraries and the node's driver
+# comes from the NVIDIA container runtime. Build:  docker build -t REGISTRY/ace3d:TAG .
+# Where torch 2.14.1 comes from a private index, pass it in:  --build-arg PIP_EXTRA_INDEX_URL=https://...
+# Mounting your own model and bank instead of the default archive: docs/DEPLOY.md.
+#
+# hadolint (make lint-deploy) runs on this file; the rules ignored below carry their reason beside them:
+#   DL3008 (pin apt versions): Debian's security archive drops superseded versions, so exact pins break
+#          rebuilds within weeks; the base image tag fixes the Debian release (bookworm) instead.
+# ---------------------------------------------------------------------------------------------------------
+# builder: the virtual environment from the same pinned requirements.txt the README uses, the ace3d package,
+# and the default model archive built once, at image build time.
+FROM python:3.11-slim-bookworm AS builder
+ARG PIP_EXTRA_INDEX_URL=""
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_EXTRA_INDEX_URL=${PIP_EXTRA_INDEX_URL} \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# The source tree stays at /opt/ace3d/src (an editable install): `ace3d archive` finds the handler and the
+# default model-config.yaml beside the package, at build time and in the running container alike.
+WORKDIR /opt/ace3d/src
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
+COPY pyproject.toml ./
+COPY ace3d/ ace3d/
+COPY handlers/ handlers/
+COPY proto/ proto/
+COPY model_store/ model_store/
+COPY docker/container_config.py docker/
+# The image's default config: the serving reference with public endpoints on 0.0.0.0 and absolute paths
+# (token authorization stays as model_store/config.properties sets it).
+RUN pip install --no-cache-dir --no-deps -e . \
+    && mkdir -p /opt/ace3d/model_store \
+    && cp model_store/metrics.yaml /opt/ace3d/model_store/ \
+    && python docker/container_config.py model_store/config.properties /opt/ace3d/model_store/config.properties \
+    && ace3d archive --model demo --bank ace3d/assets/demo_bank.npz --name demo --out /opt/ace3d/model_store/ \
+    && test -s /opt/ace3d/model_store/demo.mar
+
+# ---------------------------------------------------------------------------------------------------------
+# runtime: Python 3.11, a Java 17 runtime for TorchServe's frontend, tini as PID 1, a fixed non-root user.
+FROM python:3.11-slim-bookworm AS runtime
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 ace3d \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /home/ace3d --create-home --shell /usr/sbin/nologin ace3d
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/ace3d /opt/ace3d
+COPY docker/entrypoint.sh docker/healthcheck.py /opt/ace3d/docker/
+# HOME is the only place TorchServe writes besides /tmp: key_file.json (token authorization) lands in the
+# working directory, logs under LOG_LOCATION. Kubernetes mounts emptyDirs on both (read-only root).
+ENV PATH=/opt/venv/bin:$PATH \
+    HOME=/home/ace3d \
+    TEMP=/tmp \
+    LOG_LOCATION=/home/ace3d/logs \
+    METRICS_LOCATION=/home/ace3d/logs \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    ACE3D_TS_CONFIG=/opt/ace3d/model_store/config.properties \
+    ACE3D_MODEL_STORE=/opt/ace3d/model_store \
+    ACE3D_MODELS=demo=demo.mar
+USER 10001:10001
+WORKDIR /home/ace3d
+# gRPC inference, REST inference, Prometheus metrics. Management (8081) stays on loopback: not exposed.
+EXPOSE 7070 8080 8082
+HEALTHCHECK --interval=30s --timeout=10s --start-period=300s --retries=3 \
+    CMD ["python", "/opt/ace3d/docker/healthcheck.py"]
+# tini is PID 1 and forwards SIGTERM to the entrypoint, which stops TorchServe gracefully (gRPC drains
+# in-flight calls) and exits with TorchServe's status.
+ENTRYPOINT ["/usr/bin/tini", "--", "/opt/ace3d/docker/entrypoint.sh"]

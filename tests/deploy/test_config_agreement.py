@@ -1,0 +1,126 @@
+"""The TorchServe configs of the deployment agree with the serving reference, model_store/config.properties.
+
+Sources compared: k8s/base/config.properties and k8s/overlays/gpu/config.properties (the ConfigMaps' files),
+the image's default config derived by docker/container_config.py, and the serving reference."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import yaml
+from deploy_helpers import (
+    K8S,
+    ROOT,
+    SERVING_CONFIG,
+    config_disagreements,
+    get,
+    parse_properties,
+)
+
+POD_CONFIGS = {"base": K8S / "base" / "config.properties", "gpu": K8S / "overlays" / "gpu" / "config.properties"}
+# keys an overlay may set differently from the base (workers and GPUs); everything else must be identical
+OVERLAY_KEYS = {"number_of_gpu", "default_workers_per_model"}
+
+
+def _container_config_module():
+    spec = importlib.util.spec_from_file_location("container_config", ROOT / "docker" / "container_config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def serving():
+    if not SERVING_CONFIG.exists():
+        pytest.skip("model_store/config.properties does not exist yet (serving side): nothing to agree with")
+    return parse_properties(SERVING_CONFIG.read_text())
+
+
+def _pod(name):
+    return parse_properties(POD_CONFIGS[name].read_text())
+
+
+@pytest.mark.parametrize("name", sorted(POD_CONFIGS))
+def test_pod_config_agrees_with_serving_reference(serving, name):
+    problems = config_disagreements(serving, _pod(name))
+    assert not problems, (f"k8s config for {name} disagrees with model_store/config.properties:\n  "
+                          + "\n  ".join(problems))
+
+
+def test_agreement_check_catches_each_kind_of_drift(serving):
+    """The comparison itself can fail: each mutation of a good pod config is reported."""
+    good = _pod("base")
+    assert config_disagreements(serving, good) == []
+    mutations = {
+        "grpc_inference_port": "7075",
+        "grpc_inference_address": "127.0.0.1",
+        "management_address": "http://0.0.0.0:8081",
+        "inference_address": "http://0.0.0.0:9090",
+        "metrics_address": "http://127.0.0.1:8082",
+        "max_request_size": "6553500",
+        "max_response_size": "1",
+        "enable_model_api": "true",
+        "allowed_urls": "file://.*|http(s)?://.*",
+        "metrics_mode": "log",
+    }
+    for key, value in mutations.items():
+        problems = config_disagreements(serving, {**good, key: value})
+        assert any(p.startswith(key) for p in problems), f"drift in {key} not reported: {problems}"
+
+
+def test_pod_configs_lock_down_what_the_cluster_relies_on():
+    for name in POD_CONFIGS:
+        pod = _pod(name)
+        assert get(pod, "enable_model_api") == "false"
+        assert get(pod, "metrics_mode") == "prometheus"
+        # the kubelet's HTTP probes on /ping need token authorization off (see the file's header)
+        assert get(pod, "disable_token_authorization") == "true"
+        assert get(pod, "model_store") == "/opt/ace3d/model_store"
+        assert (get(pod, "metrics_config") or "").startswith("/opt/ace3d/model_store/")
+
+
+def test_overlay_configs_differ_from_base_only_in_workers_and_gpus():
+    base, gpu = _pod("base"), _pod("gpu")
+    differing = {k for k in base.keys() | gpu.keys() if base.get(k) != gpu.get(k)}
+    assert differing <= OVERLAY_KEYS, f"gpu config.properties drifted from base in {differing - OVERLAY_KEYS}"
+    assert gpu["number_of_gpu"] == "1" and int(gpu["default_workers_per_model"]) >= 1
+    assert base["number_of_gpu"] == "0"
+
+
+def test_image_default_config_is_the_serving_reference_made_reachable(serving):
+    module = _container_config_module()
+    derived = parse_properties(module.container_config(SERVING_CONFIG.read_text()))
+    assert config_disagreements(serving, derived) == []
+    # token authorization is left exactly as the serving side set it
+    assert get(derived, "disable_token_authorization") == get(serving, "disable_token_authorization")
+    assert derived["model_store"] == "/opt/ace3d/model_store"
+    # apart from the bind addresses and paths, nothing else changes
+    changed = {k for k in serving if serving[k] != derived.get(k)}
+    assert changed <= {"inference_address", "metrics_address", "grpc_inference_address", "model_store",
+                       "metrics_config"}
+
+
+def test_container_config_rewrites_loopback_and_relative_paths():
+    module = _container_config_module()
+    out = parse_properties(module.container_config(
+        "inference_address=https://localhost:8443\nmanagement_address=http://127.0.0.1:8081\n"
+        "metrics_config=conf/metrics.yaml\n"))
+    assert out["inference_address"] == "https://0.0.0.0:8443"
+    assert out["management_address"] == "http://127.0.0.1:8081"
+    assert out["grpc_inference_address"] == "0.0.0.0"
+    assert out["metrics_config"] == "/opt/ace3d/model_store/metrics.yaml"
+    assert out["model_store"] == "/opt/ace3d/model_store"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "serving's model_store/model-config.yaml pins minWorkers/maxWorkers, and TorchServe 0.12 lets an archive's "
+    "model-config.yaml override default_workers_per_model, so the GPU overlay's workers-per-GPU setting has no "
+    "effect until those keys leave the default archive's model-config.yaml (asked of the serving side). "
+    "Strict: this starts failing as XPASS once they do, and the marker must go."))
+def test_archive_leaves_worker_count_to_the_deployment_config():
+    path = ROOT / "model_store" / "model-config.yaml"
+    if not path.exists():
+        pytest.skip("model_store/model-config.yaml does not exist yet")
+    model_config = yaml.safe_load(path.read_text()) or {}
+    assert "minWorkers" not in model_config and "maxWorkers" not in model_config

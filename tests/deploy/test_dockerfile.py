@@ -1,0 +1,135 @@
+"""Static checks of the Dockerfile and its build context (no Docker engine here: hadolint lints it in
+`make lint-deploy`, these tests check what the deployment relies on), and the health check script."""
+
+from __future__ import annotations
+
+import fnmatch
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+
+import pytest
+from deploy_helpers import ROOT
+
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+# instructions with their continuation lines joined
+INSTRUCTIONS = [re.sub(r"\\\n\s*", " ", m) for m in
+                re.findall(r"^[A-Z]+\b(?:[^\n]*\\\n)*[^\n]*", DOCKERFILE, flags=re.M)]
+
+
+def _all(word: str) -> list[str]:
+    return [i for i in INSTRUCTIONS if i.split()[0] == word]
+
+
+def test_multi_stage_python311_with_java17_runtime():
+    froms = _all("FROM")
+    assert len(froms) >= 2
+    assert all(re.search(r"python:3\.11[-.\w]*", f) for f in froms)
+    assert froms[-1].endswith("AS runtime")
+    runtime = DOCKERFILE[DOCKERFILE.index(froms[-1].split(" AS ")[0] + " AS runtime"):]
+    assert "openjdk-17-jre-headless" in runtime and "tini" in runtime
+
+
+def test_dependencies_from_the_pinned_requirements_and_default_archive_built_in():
+    runs = " ".join(_all("RUN"))
+    assert "pip install --no-cache-dir -r requirements.txt" in runs
+    assert "ace3d archive --model demo --bank ace3d/assets/demo_bank.npz --name demo" in runs
+    assert "COPY requirements.txt ./" in INSTRUCTIONS
+
+
+def test_only_grpc_rest_metrics_exposed_and_fixed_non_root_user():
+    (expose,) = _all("EXPOSE")
+    assert sorted(expose.split()[1:]) == ["7070", "8080", "8082"]
+    (user,) = _all("USER")
+    uid, _, gid = user.split()[1].partition(":")
+    assert uid.isdigit() and int(uid) >= 10000 and gid.isdigit() and int(gid) != 0
+
+
+def test_tini_entrypoint_and_healthcheck():
+    (entrypoint,) = _all("ENTRYPOINT")
+    assert json.loads(entrypoint.split(None, 1)[1]) == ["/usr/bin/tini", "--", "/opt/ace3d/docker/entrypoint.sh"]
+    (healthcheck,) = _all("HEALTHCHECK")
+    assert "/opt/ace3d/docker/healthcheck.py" in healthcheck
+    assert os.access(ROOT / "docker" / "entrypoint.sh", os.X_OK)
+    assert subprocess.run(["sh", "-n", str(ROOT / "docker" / "entrypoint.sh")]).returncode == 0
+
+
+def _dockerignore_allows(path: str) -> bool:
+    """.dockerignore semantics for our allow-list file: the last matching pattern wins."""
+    allowed = True
+    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").rstrip("/")
+        if pattern == "**" or fnmatch.fnmatch(path, pattern) or path.startswith(pattern + "/"):
+            allowed = negate
+    return allowed
+
+
+def test_every_copied_path_is_in_the_build_context():
+    sources = []
+    for copy in _all("COPY"):
+        if "--from=" in copy:
+            continue
+        sources += copy.split()[1:-1]
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+        assert _dockerignore_allows(source.rstrip("/")), f"COPY {source}: excluded by .dockerignore"
+    assert not _dockerignore_allows("model_store/demo.mar")
+    assert not _dockerignore_allows(".venv")
+
+
+class _Ping(http.server.BaseHTTPRequestHandler):
+    status = 200
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 - http.server's API
+        type(self).seen.append(self.headers.get("Authorization"))
+        body = b'{"status": "Healthy"}' if self.status == 200 else b'{"status": "Unhealthy"}'
+        self.send_response(self.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def fake_ping():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ping)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Ping.seen = []
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _run_healthcheck(home, url):
+    env = {**os.environ, "HOME": str(home), "ACE3D_HEALTH_URL": url}
+    return subprocess.run([sys.executable, str(ROOT / "docker" / "healthcheck.py")], env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_healthcheck_sends_the_inference_key_and_reads_the_status(fake_ping, tmp_path):
+    url = f"http://127.0.0.1:{fake_ping.server_address[1]}/ping"
+    _Ping.status = 200
+    assert _run_healthcheck(tmp_path, url).returncode == 0
+    assert _Ping.seen[-1] is None  # no key file, no header
+    (tmp_path / "key_file.json").write_text(json.dumps({"inference": {"key": "abc"}, "management": {"key": "m"}}))
+    assert _run_healthcheck(tmp_path, url).returncode == 0
+    assert _Ping.seen[-1] == "Bearer abc"
+    _Ping.status = 500
+    result = _run_healthcheck(tmp_path, url)
+    assert result.returncode == 1 and "Unhealthy" in result.stdout
+    fake_ping.shutdown()
+    fake_ping.server_close()
+    assert _run_healthcheck(tmp_path, url).returncode == 1

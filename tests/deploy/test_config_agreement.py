@@ -124,3 +124,20 @@ def test_archive_leaves_worker_count_to_the_deployment_config():
         pytest.skip("model_store/model-config.yaml does not exist yet")
     model_config = yaml.safe_load(path.read_text()) or {}
     assert "minWorkers" not in model_config and "maxWorkers" not in model_config
+
+
+def test_hpa_source_metrics_are_declared_in_the_served_metrics_config():
+    """The prometheus-adapter rule reads TorchServe counters; with metrics_config pointing at the serving
+    side's metrics.yaml, only what that file declares is exported."""
+    path = ROOT / "model_store" / "metrics.yaml"
+    if not path.exists():
+        pytest.skip("model_store/metrics.yaml does not exist yet (serving side)")
+    declared = {m["name"] for group in (yaml.safe_load(path.read_text()).get("ts_metrics") or {}).values()
+                for m in group or []}
+    rules = yaml.safe_load((K8S / "prometheus-adapter" / "rules.yaml").read_text())["rules"]["custom"]
+    used = set()
+    for rule in rules:
+        used |= {name for name in ("ts_queue_latency_microseconds", "ts_inference_requests_total")
+                 if name in rule["metricsQuery"]}
+    assert used == {"ts_queue_latency_microseconds", "ts_inference_requests_total"}
+    assert used <= declared, f"not exported by model_store/metrics.yaml: {sorted(used - declared)}"

@@ -50,9 +50,10 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid 10001 --home-dir /home/ace3d --create-home --shell /usr/sbin/nologin ace3d
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/ace3d /opt/ace3d
-COPY docker/entrypoint.sh docker/healthcheck.py /opt/ace3d/docker/
+COPY docker/entrypoint.sh docker/healthcheck.py docker/log4j2.xml /opt/ace3d/docker/
 # HOME is the only place TorchServe writes besides /tmp: key_file.json (token authorization) lands in the
-# working directory, logs under LOG_LOCATION. Kubernetes mounts emptyDirs on both (read-only root).
+# working directory. Logs go to stdout (docker/log4j2.xml); LOG_LOCATION only matters with another log
+# config. Kubernetes mounts emptyDirs on /tmp and HOME (read-only root).
 ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/ace3d \
     TEMP=/tmp \

@@ -8,6 +8,7 @@
 #   ACE3D_TS_CONFIG      config.properties to use (Kubernetes mounts its ConfigMap and points here)
 #   ACE3D_MODEL_STORE    folder with the .mar archives (default: the image's, with demo.mar)
 #   ACE3D_MODELS         what to load at start, TorchServe's --models syntax (default: demo=demo.mar)
+#   ACE3D_LOG_CONFIG     log4j2 configuration (default: docker/log4j2.xml beside this script: stdout only)
 #   ACE3D_MODEL_FILE,    your own model and concept bank, mounted into the container: when both are set,
 #   ACE3D_BANK_FILE      `ace3d archive` packs them at start into $HOME/model_store as
 #   ACE3D_MODEL_NAME     ACE3D_MODEL_NAME (default: demo), which is then served instead of the default.
@@ -20,8 +21,11 @@ set -eu
 config="${ACE3D_TS_CONFIG:-/opt/ace3d/model_store/config.properties}"
 store="${ACE3D_MODEL_STORE:-/opt/ace3d/model_store}"
 models="${ACE3D_MODELS:-demo=demo.mar}"
+# Logs go to stdout only (docker/log4j2.xml), not to rolling files in the pod's small emptyDir.
+log_config="${ACE3D_LOG_CONFIG:-$(cd "$(dirname "$0")" && pwd)/log4j2.xml}"
 
-# TorchServe writes key_file.json into its working directory and its logs under LOG_LOCATION.
+# TorchServe writes key_file.json into its working directory (and, with its own log config, logs under
+# LOG_LOCATION).
 cd "${HOME:?HOME must be set}"
 mkdir -p "${LOG_LOCATION:-$HOME/logs}" "${MPLCONFIGDIR:-$HOME/.config/matplotlib}"
 
@@ -38,7 +42,8 @@ if [ -n "${ACE3D_MODEL_FILE:-}" ] || [ -n "${ACE3D_BANK_FILE:-}" ]; then
 fi
 
 echo "entrypoint: torchserve --ts-config $config --model-store $store --models $models"
-torchserve --start --foreground --ncs --ts-config "$config" --model-store "$store" --models "$models" "$@" &
+torchserve --start --foreground --ncs --ts-config "$config" --model-store "$store" --models "$models" \
+    --log-config "$log_config" "$@" &
 child=$!
 
 stopping=0

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+import xml.dom.minidom
 
 import pytest
 from deploy_helpers import ROOT
@@ -56,6 +57,14 @@ def test_tini_entrypoint_and_healthcheck():
     assert "/opt/ace3d/docker/healthcheck.py" in healthcheck
     assert os.access(ROOT / "docker" / "entrypoint.sh", os.X_OK)
     assert subprocess.run(["sh", "-n", str(ROOT / "docker" / "entrypoint.sh")]).returncode == 0
+
+
+def test_log_config_is_valid_xml_and_logs_to_stdout_only():
+    root = xml.dom.minidom.parse(str(ROOT / "docker" / "log4j2.xml")).documentElement
+    appenders = root.getElementsByTagName("Appenders")[0]
+    kinds = [n.tagName for n in appenders.childNodes if n.nodeType == n.ELEMENT_NODE]
+    assert kinds == ["Console"]
+    assert "docker/log4j2.xml" in " ".join(_all("COPY"))
 
 
 def _dockerignore_allows(path: str) -> bool:

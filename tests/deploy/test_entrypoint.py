@@ -232,6 +232,9 @@ def test_sigterm_drains_in_flight_grpc_call_then_exits_zero(server):
     assert outcome.get("prediction") == b"slept", f"in-flight call not drained: {outcome}\n{log[-3000:]}"
     assert status == 0, log[-3000:]
     assert "signal received, stopping TorchServe" in log
+    # TorchServe's own logs went to stdout (docker/log4j2.xml), none to files in the small emptyDir
+    assert "ACCESS_LOG" in log and "StatusLogger" not in log, "docker/log4j2.xml was not used"
+    assert not list((server["home"] / "logs").glob("*.log"))
     assert time.monotonic() - started < 60
     with pytest.raises(ProcessLookupError):
         os.kill(java_pid, 0)

@@ -103,7 +103,7 @@ class ClipExplanation(_message.Message):
     def __init__(self, clip_index: _Optional[int] = ..., frame_indices: _Optional[_Iterable[int]] = ..., region: _Optional[_Union[Region, _Mapping]] = ..., scores: _Optional[_Iterable[_Union[ClassScore, _Mapping]]] = ..., concepts: _Optional[_Iterable[_Union[ConceptInstance, _Mapping]]] = ..., concept_map: _Optional[_Union[Volume, _Mapping]] = ..., heatmap: _Optional[_Union[Volume, _Mapping]] = ..., instance_score: _Optional[float] = ..., top_concept_removed_score: _Optional[float] = ..., baseline_score: _Optional[float] = ..., supervoxel_count: _Optional[int] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("model_name", "bank_id", "scores", "target_class", "target_index", "clips", "clip_count", "partial", "feature_mode", "timings_ms")
+    __slots__ = ("model_name", "bank_id", "scores", "target_class", "target_index", "clips", "clip_count", "partial", "feature_mode", "timings_ms", "error")
     class TimingsMsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +121,7 @@ class Explanation(_message.Message):
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     FEATURE_MODE_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     bank_id: str
     scores: _containers.RepeatedCompositeFieldContainer[ClassScore]
@@ -131,4 +132,15 @@ class Explanation(_message.Message):
     partial: bool
     feature_mode: str
     timings_ms: _containers.ScalarMap[str, float]
-    def __init__(self, model_name: _Optional[str] = ..., bank_id: _Optional[str] = ..., scores: _Optional[_Iterable[_Union[ClassScore, _Mapping]]] = ..., target_class: _Optional[str] = ..., target_index: _Optional[int] = ..., clips: _Optional[_Iterable[_Union[ClipExplanation, _Mapping]]] = ..., clip_count: _Optional[int] = ..., partial: _Optional[bool] = ..., feature_mode: _Optional[str] = ..., timings_ms: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    error: Error
+    def __init__(self, model_name: _Optional[str] = ..., bank_id: _Optional[str] = ..., scores: _Optional[_Iterable[_Union[ClassScore, _Mapping]]] = ..., target_class: _Optional[str] = ..., target_index: _Optional[int] = ..., clips: _Optional[_Iterable[_Union[ClipExplanation, _Mapping]]] = ..., clip_count: _Optional[int] = ..., partial: _Optional[bool] = ..., feature_mode: _Optional[str] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class Error(_message.Message):
+    __slots__ = ("status", "reason", "message")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    status: int
+    reason: str
+    message: str
+    def __init__(self, status: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,426 @@
+"""Package a model and its concept bank for TorchServe, and run a local TorchServe with it.
+
+`ace3d archive` builds NAME.mar with torch-model-archiver: the handler, a copy of the ace3d package (so the
+archive serves the code it was built with, from a clean clone, whatever ace3d is installed), the model
+files, the bank, `serving.json` (which model spec and bank the handler loads), model-config.yaml and
+metrics.yaml. The model and bank are loaded and checked against each other first, so a mismatched pair is
+refused here rather than by a worker that never becomes ready.
+
+`ace3d serve` / `ace3d stop` run TorchServe in the background from a runtime directory of its own (config,
+logs, key file, pid file, unpacked archives), so several servers can share a machine and nothing lands in
+the source tree. TorchServe is imported nowhere: this module only starts its command line tools.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ace3d.errors import Ace3dError
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+HANDLER = REPO / "handlers" / "ace3d_handler.py"
+MODEL_STORE = REPO / "model_store"
+DEFAULT_CONFIG = MODEL_STORE / "model-config.yaml"
+DEFAULT_PROPERTIES = MODEL_STORE / "config.properties"
+DEFAULT_METRICS = MODEL_STORE / "metrics.yaml"
+KEY_FILE = "key_file.json"
+
+
+class ServeError(Ace3dError):
+    """Building an archive or running TorchServe failed in a way the user can act on."""
+
+    reason = "serve"
+
+
+# --------------------------------------------------------------------------------------------- archive
+def _stage_model(spec: str, dest: Path) -> str:
+    """Copy the files a model spec points at into `dest` and return the spec relative to the archive root."""
+    from ace3d.models import ASSETS
+
+    kind, _, path_s = spec.partition(":")
+    dest.mkdir(parents=True, exist_ok=True)
+    if kind == "demo":
+        cfg_path = Path(path_s) if path_s else ASSETS / "demo_model.json"
+        if not cfg_path.is_file():
+            raise ServeError(f"model config not found: {cfg_path}")
+        cfg = json.loads(cfg_path.read_text())
+        weights = cfg_path.with_name(cfg["weights"])
+        if not weights.is_file():
+            raise ServeError(f"model weights not found: {weights}")
+        shutil.copy2(cfg_path, dest / cfg_path.name)
+        shutil.copy2(weights, dest / weights.name)
+        return f"demo:{dest.name}/{cfg_path.name}"
+    path = Path(path_s)
+    if not path_s or not path.is_file():
+        raise ServeError(f"model spec {spec!r} must name an existing checkpoint file (KIND:PATH)")
+    shutil.copy2(path, dest / path.name)
+    return f"{kind}:{dest.name}/{path.name}"
+
+
+def _model_config(base: Path, device: str, batch_size: int | None, workers: int | None) -> str:
+    """model-config.yaml text: `base` with the command line's overrides appended (YAML's last key wins is
+    not guaranteed, so overridden keys are removed from the text first)."""
+    text = base.read_text()
+    overrides: dict[str, object] = {}
+    if device in ("cpu", "gpu"):
+        overrides["deviceType"] = device
+    if batch_size:
+        overrides["batchSize"] = batch_size
+    if workers:
+        overrides["minWorkers"] = overrides["maxWorkers"] = workers
+    for key in overrides:
+        text = re.sub(rf"(?m)^{key}:.*\n", "", text)
+    return text + "".join(f"{k}: {v}\n" for k, v in overrides.items())
+
+
+def build_archive(model: str, bank: str | Path, name: str, out: str | Path, *, layer: str | None = None,
+                  config: str | Path = DEFAULT_CONFIG, device: str = "auto", batch_size: int | None = None,
+                  workers: int | None = None, check: bool = True, version: str = "1.0") -> Path:
+    """Build `out/NAME.mar` and return its path (replaced if it exists)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ServeError(f"archive name {name!r} must be letters, digits, '_', '.', '-'")
+    bank_path = Path(bank)
+    if not bank_path.is_file():
+        raise ServeError(f"concept bank not found: {bank_path}")
+    if check:
+        from ace3d import bank as banks
+        from ace3d import models
+        from ace3d.explain import Explainer
+
+        Explainer(models.load(model, layer=layer), banks.load(bank_path))  # raises BankError on a mismatch
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ace3d-archive-") as tmp:
+        stage = Path(tmp) / "extra"
+        stage.mkdir()
+        shutil.copytree(PACKAGE, stage / "ace3d",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "assets", "*.egg-info"))
+        spec = _stage_model(model, stage / "model")
+        shutil.copy2(bank_path, stage / "bank.npz")
+        shutil.copy2(DEFAULT_METRICS, stage / "metrics.yaml")
+        serving = {"model": spec, "layer": layer, "bank": "bank.npz", "name": name,
+                   "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (stage / "serving.json").write_text(json.dumps(serving, indent=1))
+        cfg = Path(tmp) / "model-config.yaml"
+        cfg.write_text(_model_config(Path(config), device, batch_size, workers))
+        handler = Path(tmp) / "handler"
+        handler.mkdir()
+        shutil.copy2(HANDLER, handler / HANDLER.name)
+        # --extra-files copies a folder's contents to the archive root (its own name dropped): passing the
+        # staging folder puts ace3d/, model/, bank.npz ... at the root, where the handler expects them.
+        extra = str(stage)
+        cmd = [str(Path(sys.executable).with_name("torch-model-archiver")), "--model-name", name,
+               "--version", version, "--handler", f"{handler / HANDLER.stem}:handle", "--extra-files", extra,
+               "--config-file", str(cfg), "--export-path", str(out), "--force"]
+        # The archiver stages files in $TMPDIR/<name>: a private TMPDIR keeps concurrent builds apart.
+        env = {**os.environ, "TMPDIR": tmp}
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if res.returncode != 0:
+            raise ServeError(f"torch-model-archiver failed: {(res.stderr or res.stdout).strip()[-2000:]}")
+    return out / f"{name}.mar"
+
+
+# ---------------------------------------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Ports:
+    inference: int = 8080
+    management: int = 8081
+    metrics: int = 8082
+    grpc_inference: int = 7070
+    grpc_management: int = 7071
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Five distinct free loopback ports (a test server must not collide with anything)."""
+        ports: set[int] = set()
+        while len(ports) < 5:
+            ports.add(free_port())
+        return cls(*sorted(ports))
+
+
+def _read_properties(path: Path) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            props[k.strip()] = v.strip()
+    return props
+
+
+@dataclass
+class LocalServer:
+    """A TorchServe started in the background from `runtime` (its working directory). The launcher runs in a
+    new session, so `stop` can end the frontend and every worker with one signal to the process group."""
+
+    runtime: Path
+    model_store: Path
+    models: dict[str, str]  # model name -> archive file name in the store
+    ports: Ports = field(default_factory=Ports)
+    properties: Path = DEFAULT_PROPERTIES
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self.runtime = Path(self.runtime).resolve()
+        self.model_store = Path(self.model_store).resolve()
+
+    # ----- files
+    @property
+    def pid_file(self) -> Path:
+        return self.runtime / "server.json"
+
+    @property
+    def key_file(self) -> Path:
+        return self.runtime / KEY_FILE
+
+    @property
+    def log_file(self) -> Path:
+        return self.runtime / "torchserve.out"
+
+    def write_config(self) -> Path:
+        """The runtime config.properties: the reference file with this server's ports and absolute paths."""
+        props = _read_properties(Path(self.properties))
+        p = self.ports
+        props.update({
+            "inference_address": f"http://127.0.0.1:{p.inference}",
+            "management_address": f"http://127.0.0.1:{p.management}",
+            "metrics_address": f"http://127.0.0.1:{p.metrics}",
+            "grpc_inference_address": "127.0.0.1", "grpc_inference_port": str(p.grpc_inference),
+            "grpc_management_address": "127.0.0.1", "grpc_management_port": str(p.grpc_management),
+            "model_store": str(self.model_store),
+            "metrics_config": str(Path(self.properties).parent.resolve() / Path(props.get(
+                "metrics_config", "metrics.yaml")).name),
+            "allowed_urls": "file://" + re.escape(str(self.model_store)) + r"/.*\.mar",
+        })
+        props.update(self.overrides)
+        path = self.runtime / "config.properties"
+        self.runtime.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        return path
+
+    # ----- lifecycle
+    def start(self, timeout: float = 300.0) -> LocalServer:
+        """Start TorchServe and return once every model has a READY worker (or raise with the log's tail)."""
+        if self.running():
+            raise ServeError(f"a server from {self.runtime} is already running (pid {self._pgid()}); "
+                             "stop it first (make stop)")
+        (self.runtime / "tmp").mkdir(parents=True, exist_ok=True)
+        self.key_file.unlink(missing_ok=True)
+        config = self.write_config()
+        models = ",".join(f"{n}={f}" for n, f in self.models.items())
+        cmd = [str(Path(sys.executable).with_name("torchserve")), "--start", "--foreground", "--ncs",
+               "--ts-config", str(config), "--model-store", str(self.model_store), "--models", models]
+        # TMPDIR keeps TorchServe's pid file (tempdir/.model_server.pid) private to this server; TEMP moves the
+        # frontend's unpacked archives here; LOG_LOCATION / METRICS_LOCATION keep its logs here.
+        tmp = str(self.runtime / "tmp")
+        env = {**os.environ, "TMPDIR": tmp, "TEMP": tmp, "LOG_LOCATION": str(self.runtime / "logs"),
+               "METRICS_LOCATION": str(self.runtime / "logs")}
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(cmd, cwd=self.runtime, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        self._proc = proc
+        self.pid_file.write_text(json.dumps({"pgid": proc.pid, "ports": self.ports.__dict__,
+                                             "models": self.models}))
+        try:
+            self.wait_ready(timeout, proc)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float, proc: subprocess.Popen | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.models)
+        while pending:
+            if proc is not None and proc.poll() is not None:
+                raise ServeError(f"TorchServe exited with status {proc.returncode}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise ServeError(f"models {sorted(pending)} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+            for name in list(pending):
+                if self._worker_ready(name):
+                    pending.discard(name)
+            time.sleep(0.5)
+
+    def _worker_ready(self, name: str) -> bool:
+        key = self.keys().get("management")
+        req = urllib.request.Request(f"http://127.0.0.1:{self.ports.management}/models/{name}")
+        if key:
+            req.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                desc = json.loads(r.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return any(w.get("status") == "READY" for m in desc for w in m.get("workers", []))
+
+    def keys(self) -> dict[str, str]:
+        """The keys TorchServe wrote at start ({} while it has not, or with token authorization off)."""
+        try:
+            data = json.loads(self.key_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {k: v["key"] for k, v in data.items() if isinstance(v, dict) and "key" in v}
+
+    def _pgid(self) -> int | None:
+        try:
+            return int(json.loads(self.pid_file.read_text())["pgid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def running(self) -> bool:
+        pgid = self._pgid()
+        if pgid is None:
+            return False
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def stop(self, grace: float = 20.0) -> bool:
+        """End the launcher, the frontend and every worker (the whole process group); False if none ran."""
+        pgid = self._pgid()
+        if pgid is None:
+            return False
+        stopped = _kill_group(pgid, grace, self._proc)
+        self.pid_file.unlink(missing_ok=True)
+        self.key_file.unlink(missing_ok=True)
+        return stopped
+
+    def log_tail(self, lines: int = 40) -> str:
+        texts = []
+        for path in (self.log_file, self.runtime / "logs" / "model_log.log", self.runtime / "logs" / "ts_log.log"):
+            if path.is_file():
+                texts.append(f"--- {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(texts)
+
+    @classmethod
+    def attach(cls, runtime: str | Path) -> LocalServer:
+        """The server a previous `start` left in `runtime` (to stop it, or to read its keys and ports)."""
+        runtime = Path(runtime)
+        try:
+            info = json.loads((runtime / "server.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise ServeError(f"no server state in {runtime}") from exc
+        return cls(runtime=runtime, model_store=runtime, models=info.get("models", {}), ports=Ports(**info["ports"]))
+
+
+def _kill_group(pgid: int, grace: float, proc: subprocess.Popen | None = None) -> bool:
+    """SIGTERM to the group, SIGKILL after `grace` s. The launcher is reaped when it is our child (`proc`),
+    else a zombie would keep the group alive."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if proc is not None:
+            proc.poll()
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if proc is not None:
+        proc.wait(timeout=10)
+    return True
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def cmd_archive(args) -> None:
+    from ace3d.models import ASSETS
+
+    bank = args.bank
+    if bank in (None, "demo"):
+        if args.model != "demo":
+            raise ServeError("--bank is required with a model other than 'demo'")
+        bank = ASSETS / "demo_bank.npz"
+    path = build_archive(args.model, bank, args.name, args.out, layer=args.layer, config=args.config,
+                         device=args.device, batch_size=args.batch_size, workers=args.workers)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def cmd_serve(args) -> None:
+    store = Path(args.model_store)
+    archive = store / f"{args.archive}.mar"
+    if not archive.is_file():
+        raise ServeError(f"archive not found: {archive} (build it with `ace3d archive`)")
+    ports = Ports(args.inference_port, args.management_port, args.metrics_port, args.grpc_port,
+                  args.grpc_management_port)
+    server = LocalServer(runtime=Path(args.runtime), model_store=store, models={args.name: archive.name},
+                         ports=ports, properties=Path(args.config))
+    server.start(timeout=args.timeout)
+    print(f"TorchServe is serving {args.name!r}: gRPC 127.0.0.1:{ports.grpc_inference}, REST "
+          f"http://127.0.0.1:{ports.inference}/predictions/{args.name}, metrics "
+          f"http://127.0.0.1:{ports.metrics}/metrics")
+    print(f"inference key: in {server.key_file} (\"inference\"); logs: {server.runtime}/logs")
+    print(f"try: ace3d client --target 127.0.0.1:{ports.grpc_inference} --token-file {server.key_file} "
+          f"VIDEO.mp4     stop: make stop")
+
+
+def cmd_stop(args) -> None:
+    runtime = Path(args.runtime)
+    if not (runtime / "server.json").is_file():
+        print(f"no server running from {runtime}")
+        return
+    server = LocalServer.attach(runtime)
+    print("stopped TorchServe" if server.stop() else "TorchServe was not running")
+
+
+def add_parser(sub) -> None:
+    """Register `ace3d archive`, `ace3d serve` and `ace3d stop`."""
+    sp = sub.add_parser("archive", help="build a TorchServe model archive (.mar) from a model and a bank")
+    sp.add_argument("--model", default="demo", help="model spec, as for `ace3d explain` (default: demo)")
+    sp.add_argument("--bank", default=None, help="concept bank file (default with --model demo: the committed bank)")
+    sp.add_argument("--layer", default=None, help="bottleneck layer (default: the model's)")
+    sp.add_argument("--name", default="demo", help="archive and model name (default: demo)")
+    sp.add_argument("--out", default=str(MODEL_STORE), help="output directory (default: model_store/)")
+    sp.add_argument("--config", default=str(DEFAULT_CONFIG), help="model-config.yaml to pack")
+    sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                    help="auto: a GPU when TorchServe sees one (default)")
+    sp.add_argument("--batch-size", type=int, default=None, help="override batchSize of the config")
+    sp.add_argument("--workers", type=int, default=None, help="override min/maxWorkers of the config")
+    sp.set_defaults(func=cmd_archive)
+
+    sp = sub.add_parser("serve", help="start TorchServe in the background with an archive; returns when ready")
+    sp.add_argument("--archive", default="demo", help="archive name in the model store (default: demo)")
+    sp.add_argument("--name", default="demo", help="model name to register (default: demo)")
+    sp.add_argument("--model-store", default=str(MODEL_STORE))
+    sp.add_argument("--config", default=str(DEFAULT_PROPERTIES), help="reference config.properties")
+    sp.add_argument("--runtime", default="out/serve", help="working directory: config, logs, key file")
+    sp.add_argument("--grpc-port", type=int, default=7070)
+    sp.add_argument("--inference-port", type=int, default=8080)
+    sp.add_argument("--management-port", type=int, default=8081)
+    sp.add_argument("--metrics-port", type=int, default=8082)
+    sp.add_argument("--grpc-management-port", type=int, default=7071)
+    sp.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the model")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("stop", help="stop the TorchServe that `ace3d serve` started")
+    sp.add_argument("--runtime", default="out/serve")
+    sp.set_defaults(func=cmd_stop)

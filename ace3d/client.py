@@ -1,0 +1,202 @@
+"""A gRPC client for the served explainer: `Ace3dClient` (importable) and `ace3d client` (the CLI).
+
+It speaks TorchServe's inference API (proto/ace3d/v1/inference.proto): the video and serialized
+ExplainOptions go in `PredictionsRequest.input`, a serialized Explanation comes back. What it adds over raw
+stubs: the receive limit raised to the server's response limit (Python gRPC stops at 4 MiB), a deadline on
+every call, the token as `authorization: Bearer` metadata, TLS, and one error type (`RemoteError`, an
+`Ace3dError`) for both a failed call and an answer whose `Explanation.error` is set (how the server reports a
+bad request that shared a TorchServe batch with good ones)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+from google.protobuf import empty_pb2
+
+from ace3d.errors import Ace3dError
+from ace3d.v1 import explanation_pb2 as pb
+from ace3d.v1 import inference_pb2, inference_pb2_grpc
+
+MAX_MESSAGE = 66 * 1024 * 1024  # the server's max_request_size / max_response_size
+GRPC_TO_HTTP = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
+                grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.PERMISSION_DENIED: 403,
+                grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+                grpc.StatusCode.UNAVAILABLE: 503}
+HTTP_TO_GRPC = {400: grpc.StatusCode.INVALID_ARGUMENT, 413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+                500: grpc.StatusCode.INTERNAL}
+# TorchServe appends its Java exception's name to every error description.
+_TS_SUFFIX = "org.pytorch.serve.http.InternalServerException"
+
+
+class RemoteError(Ace3dError):
+    """The server refused or failed a call. `code` is the gRPC status, `status` its HTTP-style twin (400 bad
+    input, 413 too large, ...), `reason` the server's short reason when it gave one."""
+
+    def __init__(self, message: str, code: grpc.StatusCode, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason or code.name.lower(), status=GRPC_TO_HTTP.get(code, 500))
+        self.code = code
+
+
+def _from_rpc(exc: grpc.RpcError) -> RemoteError:
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
+    details = "\n".join(line for line in details.splitlines() if line.strip() != _TS_SUFFIX).strip()
+    return RemoteError(f"server answered {code.name}: {details}", code)
+
+
+def _checked(data: bytes) -> pb.Explanation:
+    exp = pb.Explanation.FromString(data)
+    if exp.HasField("error"):
+        code = HTTP_TO_GRPC.get(exp.error.status, grpc.StatusCode.UNKNOWN)
+        raise RemoteError(f"server answered {code.name}: {exp.error.message}", code, exp.error.reason or None)
+    return exp
+
+
+def read_token(token: str | None = None, token_file: str | Path | None = None) -> str | None:
+    """The inference key: given directly, or read from TorchServe's key_file.json."""
+    if token:
+        return token
+    if token_file:
+        try:
+            data = json.loads(Path(token_file).read_text())
+            return data["inference"]["key"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise Ace3dError(f"cannot read the inference key from {token_file}: {exc}", reason="bad_token") from exc
+    return None
+
+
+class Ace3dClient:
+    """Explanations from a TorchServe running the ace3d handler, over gRPC.
+
+    `deadline` (seconds) bounds every call; `token` is TorchServe's inference key; `tls_ca` a PEM file of the
+    CA that signed the server's certificate (TLS on), else plaintext."""
+
+    def __init__(self, target: str, model: str = "demo", *, token: str | None = None, tls_ca: str | Path | None = None,
+                 deadline: float = 120.0, max_message: int = MAX_MESSAGE) -> None:
+        options = [("grpc.max_receive_message_length", max_message), ("grpc.max_send_message_length", max_message)]
+        if tls_ca:
+            creds = grpc.ssl_channel_credentials(root_certificates=Path(tls_ca).read_bytes())
+            self.channel = grpc.secure_channel(target, creds, options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
+        self.stub = inference_pb2_grpc.InferenceAPIsServiceStub(self.channel)
+        self.model, self.deadline = model, deadline
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Ace3dClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _request(self, video: bytes, options: pb.ExplainOptions | dict | None, stream: bool = False):
+        if isinstance(options, dict):
+            from ace3d.wire import parse_options
+
+            options = parse_options(options)
+        inputs = {"video": bytes(video), "options": (options or pb.ExplainOptions()).SerializeToString()}
+        if stream:
+            inputs["stream"] = b"1"
+        return inference_pb2.PredictionsRequest(model_name=self.model, input=inputs)
+
+    def ping(self) -> str:
+        try:
+            return self.stub.Ping(empty_pb2.Empty(), timeout=self.deadline, metadata=self.metadata).health
+        except grpc.RpcError as exc:
+            raise _from_rpc(exc) from None
+
+    def explain(self, video: bytes, options: pb.ExplainOptions | dict | None = None) -> pb.Explanation:
+        """One call, one final Explanation (every clip)."""
+        try:
+            resp = self.stub.Predictions(self._request(video, options), timeout=self.deadline,
+                                         metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise _from_rpc(exc) from None
+        return _checked(resp.prediction)
+
+    def predict(self, inputs: dict[str, bytes]) -> pb.Explanation:
+        """Predictions with raw inputs ("video", "options" as serialized bytes or JSON text)."""
+        req = inference_pb2.PredictionsRequest(model_name=self.model, input=inputs)
+        try:
+            resp = self.stub.Predictions(req, timeout=self.deadline, metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise _from_rpc(exc) from None
+        return _checked(resp.prediction)
+
+    def stream(self, video: bytes, options: pb.ExplainOptions | dict | None = None) -> Iterator[pb.Explanation]:
+        """StreamPredictions: one partial Explanation per clip as the server finishes it (when the video has
+        several clips), then the final one (`partial` false)."""
+        try:
+            for resp in self.stub.StreamPredictions(self._request(video, options, stream=True),
+                                                    timeout=self.deadline, metadata=self.metadata):
+                yield _checked(resp.prediction)
+        except grpc.RpcError as exc:
+            raise _from_rpc(exc) from None
+
+    def classify(self, video: bytes, top_k: int = 5, max_clips: int = 1) -> pb.Explanation:
+        """The cheap path: predictions only, no concepts."""
+        return self.explain(video, pb.ExplainOptions(classify_only=True, top_k=top_k, max_clips=max_clips))
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def cmd_client(args) -> None:
+    from ace3d import report, video
+
+    path = Path(args.video)
+    if not path.is_file():
+        raise Ace3dError(f"video file not found: {path}", reason="missing_file")
+    data = path.read_bytes()
+    opts = pb.ExplainOptions(target_class=args.target_class or "", top_k=args.top_k, max_concepts=args.max_concepts,
+                             max_clips=args.max_clips, classify_only=args.classify_only)
+    token = read_token(args.token, args.token_file)
+    with Ace3dClient(args.target, args.model, token=token, tls_ca=args.tls_ca, deadline=args.deadline) as client:
+        if args.stream:
+            final = None
+            for exp in client.stream(data, opts):
+                if exp.partial:
+                    c = exp.clips[0]
+                    print(f"clip {c.clip_index + 1}/{exp.clip_count} done: {len(c.concepts)} concepts")
+                else:
+                    final = exp
+            if final is None:
+                raise RemoteError("the stream ended without a final answer", grpc.StatusCode.UNKNOWN)
+        else:
+            final = client.explain(data, opts)
+    print(report.table(final))
+    if args.json:
+        from ace3d import wire
+
+        report.write_text(args.json, wire.to_json(final))
+        print(f"wrote {args.json}")
+    if args.overlay:
+        if report.overlay(video.read_file(path), final, args.overlay):
+            print(f"wrote {args.overlay}")
+        else:
+            print("no overlay: the answer has no explained clip")
+
+
+def add_parser(sub) -> None:
+    """Register `ace3d client`."""
+    sp = sub.add_parser("client", help="explain a video with a running server (gRPC)")
+    sp.add_argument("video")
+    sp.add_argument("--target", default="127.0.0.1:7070", help="HOST:PORT of TorchServe's gRPC inference API")
+    sp.add_argument("--model", default="demo", help="model name on the server (default: demo)")
+    sp.add_argument("--stream", action="store_true", help="StreamPredictions: print each clip as it is done")
+    sp.add_argument("--target-class", default=None, help="class to explain (default: the predicted one)")
+    sp.add_argument("--top-k", type=int, default=5)
+    sp.add_argument("--max-concepts", type=int, default=0)
+    sp.add_argument("--max-clips", type=int, default=1)
+    sp.add_argument("--classify-only", action="store_true", help="predictions only (the cheap path)")
+    sp.add_argument("--json", default=None, help="write the Explanation's JSON here")
+    sp.add_argument("--overlay", default=None, help="write the overlay GIF here")
+    sp.add_argument("--token", default=None, help="TorchServe inference key")
+    sp.add_argument("--token-file", default=None, help="TorchServe's key_file.json (reads the inference key)")
+    sp.add_argument("--tls-ca", default=None, help="PEM CA certificate: use TLS")
+    sp.add_argument("--deadline", type=float, default=120.0, help="seconds per call (default: 120)")
+    sp.set_defaults(func=cmd_client)

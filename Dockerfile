@@ -42,8 +42,10 @@ RUN pip install --no-cache-dir --no-deps -e . \
 # ---------------------------------------------------------------------------------------------------------
 # runtime: Python 3.11, a Java 17 runtime for TorchServe's frontend, tini as PID 1, a fixed non-root user.
 FROM python:3.11-slim-bookworm AS runtime
+# (the man1 folder: slim images drop it, and the JRE's postinst links its man pages there)
 # hadolint ignore=DL3008
-RUN apt-get update \
+RUN mkdir -p /usr/share/man/man1 \
+    && apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless tini \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 ace3d \

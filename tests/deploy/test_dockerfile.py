@@ -142,3 +142,58 @@ def test_healthcheck_sends_the_inference_key_and_reads_the_status(fake_ping, tmp
     fake_ping.shutdown()
     fake_ping.server_close()
     assert _run_healthcheck(tmp_path, url).returncode == 1
+
+
+def _fake_bin(tmp_path):
+    """Stand-ins for `ace3d` and `torchserve` that record their arguments: the entrypoint's own logic alone."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ace3d").write_text(
+        '#!/bin/sh\necho "$@" > "$RECORD.ace3d"\n'
+        'while [ $# -gt 0 ]; do case "$1" in --name) n=$2;; --out) o=$2;; esac; shift; done\n'
+        'touch "$o/$n.mar"\n')
+    (bin_dir / "torchserve").write_text('#!/bin/sh\necho "$@" > "$RECORD.torchserve"\n')
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    return bin_dir
+
+
+def _entrypoint(tmp_path, **env):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    full_env = {"PATH": f"{_fake_bin(tmp_path)}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(home),
+                "RECORD": str(tmp_path / "record"), "MPLCONFIGDIR": str(tmp_path / "mpl"), **env}
+    return subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), "--disable-token-auth"], env=full_env,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_entrypoint_defaults_serve_the_built_in_archive(tmp_path):
+    result = _entrypoint(tmp_path)
+    assert result.returncode == 0, result.stderr
+    args = (tmp_path / "record.torchserve").read_text().split()
+    assert args[:3] == ["--start", "--foreground", "--ncs"]
+    assert args[args.index("--models") + 1] == "demo=demo.mar"
+    assert args[args.index("--model-store") + 1] == "/opt/ace3d/model_store"
+    assert args[args.index("--log-config") + 1] == str(ROOT / "docker" / "log4j2.xml")
+    assert args[-1] == "--disable-token-auth"  # extra arguments reach torchserve
+    assert not (tmp_path / "record.ace3d").exists()
+
+
+def test_entrypoint_archives_a_mounted_model_and_bank_and_serves_it(tmp_path):
+    result = _entrypoint(tmp_path, ACE3D_MODEL_FILE="demo:/models/model.json", ACE3D_BANK_FILE="/models/bank.npz",
+                         ACE3D_MODEL_NAME="mine", ACE3D_WORKERS="2")
+    assert result.returncode == 0, result.stderr
+    store = tmp_path / "home" / "model_store"
+    assert (tmp_path / "record.ace3d").read_text().split() == [
+        "archive", "--model", "demo:/models/model.json", "--bank", "/models/bank.npz", "--name", "mine",
+        "--out", f"{store}/", "--workers", "2"]
+    args = (tmp_path / "record.torchserve").read_text().split()
+    assert args[args.index("--model-store") + 1] == str(store)
+    assert args[args.index("--models") + 1] == "mine=mine.mar"
+
+
+def test_entrypoint_refuses_a_model_without_a_bank(tmp_path):
+    result = _entrypoint(tmp_path, ACE3D_MODEL_FILE="demo:/models/model.json")
+    assert result.returncode != 0
+    assert "set both ACE3D_MODEL_FILE and ACE3D_BANK_FILE" in result.stderr
+    assert not (tmp_path / "record.torchserve").exists()

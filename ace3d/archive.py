@@ -374,6 +374,9 @@ def cmd_serve(args) -> None:
                   args.grpc_management_port)
     server = LocalServer(runtime=Path(args.runtime), model_store=store, models={args.name: archive.name},
                          ports=ports, properties=Path(args.config))
+    if (server.runtime / "server.json").is_file() and LocalServer.attach(server.runtime).running():
+        print(f"TorchServe is already running from {server.runtime} (stop it first to restart: make stop)")
+        return
     server.start(timeout=args.timeout)
     print(f"TorchServe is serving {args.name!r}: gRPC 127.0.0.1:{ports.grpc_inference}, REST "
           f"http://127.0.0.1:{ports.inference}/predictions/{args.name}, metrics "

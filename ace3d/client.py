@@ -144,10 +144,48 @@ class Ace3dClient:
         return self.explain(video, pb.ExplainOptions(classify_only=True, top_k=top_k, max_clips=max_clips))
 
 
+def _percentiles(xs: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    ms = np.asarray(xs) * 1000.0
+    return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
+            "p99_ms": float(np.percentile(ms, 99)), "n": len(xs)}
+
+
+def bench(client: Ace3dClient, video: bytes, repeats: int = 20) -> dict:
+    """Sequential round trips to a running server: full explanations of `video`, then classification-only
+    requests, as p50/p90/p99 wall times seen by the client, and the ratio of the medians. A benchmark that
+    reports; it asserts nothing."""
+    import time
+
+    client.explain(video)  # warm-up: first-call costs (thread pools, caches) are not the steady state
+    client.classify(video)
+    timings: dict[str, list[float]] = {"explain": [], "classify_only": []}
+    for kind in timings:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            client.classify(video) if kind == "classify_only" else client.explain(video)
+            timings[kind].append(time.perf_counter() - t0)
+    out: dict = {k: _percentiles(v) for k, v in timings.items()}
+    out["ratio_explain_to_classify_p50"] = out["explain"]["p50_ms"] / out["classify_only"]["p50_ms"]
+    return out
+
+
 # ------------------------------------------------------------------------------------------------- CLI
 def cmd_client(args) -> None:
     from ace3d import report, video
 
+    if args.bench:
+        from ace3d.bench import default_video_bytes
+
+        data = Path(args.video).read_bytes() if args.video != "default" else default_video_bytes()
+        token = read_token(args.token, args.token_file)
+        with Ace3dClient(args.target, args.model, token=token, tls_ca=args.tls_ca, deadline=args.deadline) as c:
+            text = json.dumps({"target": args.target, **bench(c, data, args.bench)}, indent=1)
+        print(text)
+        if args.json:
+            report.write_text(args.json, text)
+        return
     path = Path(args.video)
     if not path.is_file():
         raise Ace3dError(f"video file not found: {path}", reason="missing_file")
@@ -184,7 +222,7 @@ def cmd_client(args) -> None:
 def add_parser(sub) -> None:
     """Register `ace3d client`."""
     sp = sub.add_parser("client", help="explain a video with a running server (gRPC)")
-    sp.add_argument("video")
+    sp.add_argument("video", help="video file (with --bench, 'default': the default synthetic clip)")
     sp.add_argument("--target", default="127.0.0.1:7070", help="HOST:PORT of TorchServe's gRPC inference API")
     sp.add_argument("--model", default="demo", help="model name on the server (default: demo)")
     sp.add_argument("--stream", action="store_true", help="StreamPredictions: print each clip as it is done")
@@ -199,4 +237,6 @@ def add_parser(sub) -> None:
     sp.add_argument("--token-file", default=None, help="TorchServe's key_file.json (reads the inference key)")
     sp.add_argument("--tls-ca", default=None, help="PEM CA certificate: use TLS")
     sp.add_argument("--deadline", type=float, default=120.0, help="seconds per call (default: 120)")
+    sp.add_argument("--bench", type=int, default=0, metavar="N",
+                    help="benchmark instead: N sequential explanations and N classifications, p50/p90/p99 as JSON")
     sp.set_defaults(func=cmd_client)

@@ -46,6 +46,8 @@ class Served:
     token: str
     class_names: list[str]
     worker_pid: int
+    spec: str = ""
+    bank: Path | None = None
     max_bytes: int = HANDLER_MAX_BYTES
     max_frames: int = HANDLER_MAX_FRAMES
     max_request: int = FRONTEND_MAX_REQUEST
@@ -125,7 +127,7 @@ def served(tmp_path_factory) -> Served:
         keys = server.keys()
         assert keys.get("inference"), "token authorization is expected ON: no inference key written"
         yield Served(server, MODEL_NAME, keys["inference"], list(models.load(spec).class_names),
-                     _worker_pid(server, MODEL_NAME))
+                     _worker_pid(server, MODEL_NAME), spec=spec, bank=bank)
     finally:
         server.stop()
         # Nothing of the server may outlive the session: no launcher, no java, no worker.

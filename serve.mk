@@ -1,0 +1,34 @@
+# Serving targets, included from the Makefile (`include serve.mk`; BIN and the `venv` target come from it).
+# The server runs in the background from $(SERVE_RUNTIME) (config, logs, key file, pid); see model_store/README.md.
+SERVE_RUNTIME ?= out/serve
+MODEL_STORE ?= model_store
+SERVE_NAME ?= demo
+GRPC_PORT ?= 7070
+REST_PORT ?= 8080
+MANAGEMENT_PORT ?= 8081
+METRICS_PORT ?= 8082
+GRPC_MANAGEMENT_PORT ?= 7071
+DEMO_MAR := $(MODEL_STORE)/$(SERVE_NAME).mar
+# The archive is rebuilt when what it packs changes: the default model and bank, the handler, the configs, ace3d.
+DEMO_MAR_INPUTS := $(wildcard ace3d/assets/demo_model.* ace3d/assets/demo_bank.npz) handlers/ace3d_handler.py \
+	$(MODEL_STORE)/model-config.yaml $(MODEL_STORE)/metrics.yaml $(wildcard ace3d/*.py ace3d/v1/*.py)
+
+.PHONY: archive serve stop
+
+## archive: build model_store/demo.mar from the committed default model and bank
+archive: venv
+	$(BIN)/ace3d archive --model demo --name $(SERVE_NAME) --out $(MODEL_STORE)
+
+$(DEMO_MAR): $(DEMO_MAR_INPUTS) | venv
+	$(BIN)/ace3d archive --model demo --name $(SERVE_NAME) --out $(MODEL_STORE)
+
+## serve: start TorchServe in the background with the default archive as model "demo"; returns once it is ready
+serve: venv $(DEMO_MAR)
+	$(BIN)/ace3d serve --archive $(SERVE_NAME) --name $(SERVE_NAME) --model-store $(MODEL_STORE) \
+		--runtime $(SERVE_RUNTIME) --grpc-port $(GRPC_PORT) --inference-port $(REST_PORT) \
+		--management-port $(MANAGEMENT_PORT) --metrics-port $(METRICS_PORT) \
+		--grpc-management-port $(GRPC_MANAGEMENT_PORT)
+
+## stop: stop the TorchServe that `make serve` started (frontend and workers)
+stop:
+	$(BIN)/ace3d stop --runtime $(SERVE_RUNTIME)

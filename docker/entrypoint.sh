@@ -12,7 +12,7 @@
 #   ACE3D_MODEL_FILE,    your own model and concept bank, mounted into the container: when both are set,
 #   ACE3D_BANK_FILE      `ace3d archive` packs them at start into $HOME/model_store as
 #   ACE3D_MODEL_NAME     ACE3D_MODEL_NAME (default: demo), which is then served instead of the default.
-#   ACE3D_WORKERS        workers of that archive (model-config.yaml minWorkers/maxWorkers; default: 1)
+#   ACE3D_WORKERS        pins that archive's workers (minWorkers/maxWorkers); unset: the config decides
 #   ACE3D_MODEL_FILE is a model spec as `ace3d explain --model` takes it: demo:/models/my_model.json for a
 #   model trained with `ace3d train`, or ARCH:/models/checkpoint.pyth for a pytorchvideo checkpoint.
 # Any arguments are passed on to `torchserve --start` (e.g. --disable-token-auth for a local try-out).
@@ -36,8 +36,10 @@ if [ -n "${ACE3D_MODEL_FILE:-}" ] || [ -n "${ACE3D_BANK_FILE:-}" ]; then
     store="$HOME/model_store"
     mkdir -p "$store"
     echo "entrypoint: archiving $ACE3D_MODEL_FILE with bank $ACE3D_BANK_FILE as $store/$name.mar"
+    # workers: pinned in the archive only when ACE3D_WORKERS is set; otherwise the config's
+    # default_workers_per_model decides (2 per GPU in the GPU overlay)
     ace3d archive --model "$ACE3D_MODEL_FILE" --bank "$ACE3D_BANK_FILE" --name "$name" --out "$store/" \
-        --workers "${ACE3D_WORKERS:-1}"
+        ${ACE3D_WORKERS:+--workers "$ACE3D_WORKERS"}
     models="$name=$name.mar"
 fi
 

@@ -113,12 +113,10 @@ def test_container_config_rewrites_loopback_and_relative_paths():
     assert out["model_store"] == "/opt/ace3d/model_store"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "serving's model_store/model-config.yaml pins minWorkers/maxWorkers, and TorchServe 0.12 lets an archive's "
-    "model-config.yaml override default_workers_per_model, so the GPU overlay's workers-per-GPU setting has no "
-    "effect until those keys leave the default archive's model-config.yaml (asked of the serving side). "
-    "Strict: this starts failing as XPASS once they do, and the marker must go."))
 def test_archive_leaves_worker_count_to_the_deployment_config():
+    """TorchServe 0.12 lets an archive's model-config.yaml minWorkers/maxWorkers override
+    default_workers_per_model: the default archive must not set them, or the GPU overlay's workers per GPU
+    would have no effect."""
     path = ROOT / "model_store" / "model-config.yaml"
     if not path.exists():
         pytest.skip("model_store/model-config.yaml does not exist yet")

@@ -197,3 +197,9 @@ def test_entrypoint_refuses_a_model_without_a_bank(tmp_path):
     assert result.returncode != 0
     assert "set both ACE3D_MODEL_FILE and ACE3D_BANK_FILE" in result.stderr
     assert not (tmp_path / "record.torchserve").exists()
+
+
+def test_entrypoint_leaves_workers_to_the_config_unless_asked(tmp_path):
+    result = _entrypoint(tmp_path, ACE3D_MODEL_FILE="demo:/m/model.json", ACE3D_BANK_FILE="/m/bank.npz")
+    assert result.returncode == 0, result.stderr
+    assert "--workers" not in (tmp_path / "record.ace3d").read_text()

@@ -272,6 +272,8 @@ def test_request_over_frontend_limit(served, video_bytes):
     with served.client(max_message=served.max_request) as c, pytest.raises(RemoteError) as err:
         c.explain(too_big)
     assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    status, _, _ = _rest(served, too_big, "application/octet-stream")
+    assert status == 413
 
 
 # --------------------------------------------------------------------------------------------- batching
@@ -310,6 +312,25 @@ def test_concurrent_requests_are_answered_independently(served, video_bytes, lon
     calls, requests = after[0] - before[0], after[1] - before[1]
     assert requests == len(jobs)
     assert calls < len(jobs), "no two requests shared a batch: batching is not exercised"
+
+
+def test_bad_request_batched_with_a_good_one_gets_its_error_in_the_answer(served, video_bytes):
+    """Two calls sent together share a batch (300 ms batch delay); TorchServe 0.12 cannot fail one gRPC
+    request of a batch, so the bad one is answered OK with Explanation.error set, the good one normally."""
+    from ace3d.v1 import inference_pb2
+
+    def raw(video):
+        with served.client() as c:
+            req = inference_pb2.PredictionsRequest(model_name=served.model, input={"video": video})
+            return c.stub.Predictions(req, timeout=60, metadata=c.metadata)
+
+    with ThreadPoolExecutor(2) as pool:
+        good, bad = pool.map(raw, [video_bytes, b"garbage, not a video"])
+    good, bad = pb.Explanation.FromString(good.prediction), pb.Explanation.FromString(bad.prediction)
+    assert not good.HasField("error") and good.scores
+    assert bad.HasField("error") and not bad.scores and not bad.clips
+    assert bad.error.status == 400 and bad.error.reason == "undecodable"
+    assert "cannot decode video" in bad.error.message
 
 
 # ---------------------------------------------------------------------------------------------- metrics

@@ -6,6 +6,7 @@ the image's default config derived by docker/container_config.py, and the servin
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import pytest
 import yaml
@@ -124,18 +125,18 @@ def test_archive_leaves_worker_count_to_the_deployment_config():
     assert "minWorkers" not in model_config and "maxWorkers" not in model_config
 
 
-def test_hpa_source_metrics_are_declared_in_the_served_metrics_config():
-    """The prometheus-adapter rule reads TorchServe counters; with metrics_config pointing at the serving
-    side's metrics.yaml, only what that file declares is exported."""
+def test_hpa_source_metric_is_declared_and_emitted_by_the_handler():
+    """The prometheus-adapter rule reads the handler's ace3d_stage_latency_seconds histogram at Stage="total";
+    with metrics_config pointing at the serving side's metrics.yaml, only what that file declares is exported,
+    and the handler must emit that stage."""
     path = ROOT / "model_store" / "metrics.yaml"
     if not path.exists():
         pytest.skip("model_store/metrics.yaml does not exist yet (serving side)")
-    declared = {m["name"] for group in (yaml.safe_load(path.read_text()).get("ts_metrics") or {}).values()
-                for m in group or []}
+    histograms = (yaml.safe_load(path.read_text()).get("model_metrics") or {}).get("histogram") or []
+    declared = {m["name"]: m for m in histograms}
+    assert "ace3d_stage_latency_seconds" in declared, "model_store/metrics.yaml no longer declares it"
+    assert "Stage" in declared["ace3d_stage_latency_seconds"]["dimensions"]
+    handler = (ROOT / "handlers" / "ace3d_handler.py").read_text()
+    assert re.search(r"STAGES\s*=\s*\([^)]*\"total\"", handler), "the handler no longer emits Stage=total"
     rules = yaml.safe_load((K8S / "prometheus-adapter" / "rules.yaml").read_text())["rules"]["custom"]
-    used = set()
-    for rule in rules:
-        used |= {name for name in ("ts_queue_latency_microseconds", "ts_inference_requests_total")
-                 if name in rule["metricsQuery"]}
-    assert used == {"ts_queue_latency_microseconds", "ts_inference_requests_total"}
-    assert used <= declared, f"not exported by model_store/metrics.yaml: {sorted(used - declared)}"
+    assert all("ace3d_stage_latency_seconds_sum" in r["metricsQuery"] for r in rules)

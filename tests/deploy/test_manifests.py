@@ -134,9 +134,22 @@ def test_pdb_and_hpa_target_the_deployment(docs):
     rules = yaml.safe_load((K8S / "prometheus-adapter" / "rules.yaml").read_text())["rules"]["custom"]
     exposed = {r["name"]["as"] for r in rules}
     assert metric["pods"]["metric"]["name"] in exposed, "HPA metric is not defined by the prometheus-adapter rule"
-    for rule in rules:  # the rule reads TorchServe's own counters
-        assert "ts_queue_latency_microseconds" in rule["metricsQuery"]
-        assert "ts_inference_requests_total" in rule["metricsQuery"]
+    for rule in rules:  # the handler's per-request wall time, which gRPC and REST requests both feed
+        assert 'ace3d_stage_latency_seconds_sum{Stage="total"' in rule["metricsQuery"]
+        assert "ts_queue_latency_microseconds" not in rule["metricsQuery"], "REST-only in TorchServe 0.12"
+
+
+def _quantity(value) -> float:
+    text = str(value)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def test_hpa_target_is_below_the_pods_worker_count(docs):
+    """ace3d_busy_workers approaches the pod's worker count at saturation: the target must sit below it."""
+    (metric,) = one(docs, "HorizontalPodAutoscaler")["spec"]["metrics"]
+    target = _quantity(metric["pods"]["target"]["averageValue"])
+    workers = int(_config(docs)["default_workers_per_model"])
+    assert 0.5 * workers <= target < workers, (target, workers)
 
 
 def test_service_monitor_scrapes_the_metrics_port(docs):

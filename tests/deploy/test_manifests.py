@@ -200,3 +200,11 @@ def _dockerfile_uid() -> int:
     users = re.findall(r"^USER\s+(\d+)", (ROOT / "Dockerfile").read_text(), flags=re.M)
     assert users, "the Dockerfile must switch to a numeric non-root USER"
     return int(users[-1])
+
+
+def test_torch_threads_times_workers_fit_the_cpu_limit(docs):
+    container = _container(docs)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    threads = int(env["OMP_NUM_THREADS"])
+    workers = int(_config(docs)["default_workers_per_model"])
+    assert threads * workers <= _quantity(container["resources"]["limits"]["cpu"])

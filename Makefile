@@ -20,8 +20,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-## test: lint, then every test (unit, faithfulness, integration against a real TorchServe)
-test: venv lint
+## test: lint, deployment checks, then every test (unit, faithfulness, integration against a real TorchServe)
+test: venv lint lint-deploy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: venv
@@ -41,6 +41,9 @@ proto: venv
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. \
 		proto/ace3d/v1/explanation.proto proto/ace3d/v1/inference.proto
 	rm -f ace3d/v1/explanation_pb2_grpc.py
+
+include serve.mk
+include deploy.mk
 
 clean:
 	rm -rf $(OUT) data model_store/*.mar

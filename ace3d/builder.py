@@ -104,7 +104,7 @@ def build(clf: Classifier, data: str | Path, classes: list[str] | None = None, p
         found = discover(x, vid, params.concepts)
         rows = []
         for n, concept in enumerate(tqdm(found, desc=f"{cname}: TCAV", disable=not progress)):
-            res = tcav.test_concept(x[concept.members], rsets, grads, seed=params.seed)
+            res = tcav.concept_tcav(x[concept.members], rsets, grads, seed=params.seed)
             thumbs = [thumbnail(seen[vid[m]].frames, seen[vid[m]].supervoxels.mask(int(local[m])))
                       for m in concept.members[: params.thumbnails]]
             while len(thumbs) < params.thumbnails:

@@ -180,10 +180,23 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--repeats", type=int, default=5)
     sp.add_argument("--json", default=None)
     sp.set_defaults(func=cmd_bench)
+
+    # Serving commands live beside the serving code (ace3d/archive.py, ace3d/client.py).
+    import importlib
+    import importlib.util
+
+    for mod in ("ace3d.archive", "ace3d.client"):
+        if importlib.util.find_spec(mod) is not None:
+            importlib.import_module(mod).add_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    # Libraries' deprecation chatter (torch.jit on pytorchvideo's import, ...) is not the user's business.
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(torch|torchvision|pytorchvideo|fvcore)\b")
     args = parser().parse_args(argv)
     from ace3d.errors import Ace3dError
 

@@ -131,7 +131,7 @@ def _pytorchvideo_stages(net: nn.Module) -> list[Stage]:
 
 def _torchvision_stages(net: nn.Module, arch: str) -> list[Stage]:
     if arch == "s3d":
-        stages: list[Stage] = [(f"features.{i}", m) for i, m in enumerate(net.features)]
+        stages: list[Stage] = [(f"features.{n}", m) for n, m in net.features.named_children()]
 
         def s3d_head(x: torch.Tensor) -> torch.Tensor:
             return net.classifier(net.avgpool(x)).mean(dim=(2, 3, 4))
@@ -234,13 +234,11 @@ def _load_torchscript(spec: str, path: Path, layer: str | None, device: str | to
     except Exception as exc:  # noqa: BLE001
         raise ModelError(f"cannot load TorchScript file {path}: {exc}") from exc
     meta = json.loads(extra["ace3d.json"] or "{}")
-    if hasattr(net, "blocks"):
-        stages = _pytorchvideo_stages(net)
-    else:
-        stages = list(net.named_children())
+    stages = _script_stages(net)
     if len(stages) < 2:
-        raise ModelError(f"TorchScript model {path} has no sequential stages to cut at a layer; script a net "
-                         "whose top-level children (or `blocks`) run in order")
+        raise ModelError(f"TorchScript model {path} has no sequential stages to cut at a layer; script a "
+                         "pytorchvideo net (with `blocks`), a torchvision video net, or a net whose top-level "
+                         "children run in order")
     names = [n for n, _ in stages]
     chosen = layer or meta.get("layer") or names[-2]
     probe = torch.zeros(1, 3, *meta.get("clip_shape", (16, 112, 112)))
@@ -253,6 +251,24 @@ def _load_torchscript(spec: str, path: Path, layer: str | None, device: str | to
     return _finish(spec, net, stages, chosen, tuple(meta.get("clip_shape", (16, 112, 112))),
                    tuple(meta.get("mean", KINETICS_MEAN)), tuple(meta.get("std", KINETICS_STD)),
                    _class_names(n, class_names or meta.get("class_names")), device)
+
+
+def _script_stages(net) -> list[Stage]:
+    """Stages of a scripted net: pytorchvideo `blocks`, torchvision's video ResNets and S3D, or else the
+    top-level children in order (a Linear child gets its input flattened)."""
+    if hasattr(net, "blocks"):
+        return [(f"blocks.{n}", m) for n, m in net.blocks.named_children()]
+    if all(hasattr(net, a) for a in ("stem", "layer4", "avgpool", "fc")):
+        return _torchvision_stages(net, "r3d_18")
+    if all(hasattr(net, a) for a in ("features", "avgpool", "classifier")):
+        return _torchvision_stages(net, "s3d")
+    stages: list[Stage] = []
+    for n, m in net.named_children():
+        if m.original_name == "Linear":
+            stages.append((n, lambda x, m=m: m(x.flatten(1))))
+        else:
+            stages.append((n, m))
+    return stages
 
 
 def _finish(spec: str, net: nn.Module, stages: list[Stage], layer: str, clip_shape: tuple[int, ...],
@@ -269,14 +285,14 @@ def _finish(spec: str, net: nn.Module, stages: list[Stage], layer: str, clip_sha
 
 
 # ------------------------------------------------------------------------------------- the default model
-def temporal_center(x: torch.Tensor) -> torch.Tensor:
-    """Subtract each pixel's mean over time (B x C x T x H x W): static content cancels, motion stays.
-    The default model starts with it so that it learns motion, the only cue of the synthetic classes,
-    in minutes on a CPU instead of hours."""
-    return x - x.mean(dim=2, keepdim=True)
+def first_frame_difference(x: torch.Tensor) -> torch.Tensor:
+    """Subtract the clip's first frame from every frame (B x C x T x H x W): static content cancels and
+    each frame shows where moving things are now (positive) beside where they started (negative), so
+    motion direction becomes a spatial pattern that a small network learns in minutes on a CPU."""
+    return x - x[:, :, :1]
 
 
-INPUT_TRANSFORMS = {"temporal_center": temporal_center}
+INPUT_TRANSFORMS = {"first_frame_difference": first_frame_difference}
 
 
 def build_from_config(cfg: dict) -> nn.Module:

@@ -25,8 +25,8 @@ class SynthConfig:
     size: int = 112
     min_radius: int = 10
     max_radius: int = 18
-    min_speed: float = 1.5  # pixels per frame
-    max_speed: float = 3.0
+    min_speed: float = 3.0  # pixels per frame
+    max_speed: float = 5.0
     noise: float = 5.0  # per-frame Gaussian noise, in grey levels
     texture: float = 0.6  # contrast of the background texture (0: flat colour)
     distractors: tuple[int, int] = (1, 3)  # static distractor shapes, inclusive range

@@ -61,7 +61,7 @@ def random_sets(pool: np.ndarray, n_sets: int, size: int, rng: np.random.Generat
     return [pool[rng.choice(len(pool), size=size, replace=len(pool) < size)] for _ in range(n_sets + 1)]
 
 
-def test_concept(members: np.ndarray, randoms: list[np.ndarray], gradients: np.ndarray,
+def concept_tcav(members: np.ndarray, randoms: list[np.ndarray], gradients: np.ndarray,
                  seed: int = 0) -> TcavResult:
     """TCAV scores of a concept against randoms[1:], paired with randoms[0]-vs-randoms[i] null scores."""
     scores, null, cavs = [], [], []

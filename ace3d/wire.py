@@ -42,15 +42,25 @@ def parse_options(data: bytes | str | dict | None) -> pb.ExplainOptions:
     opts = pb.ExplainOptions()
     if data is None or (isinstance(data, (bytes, bytearray, str)) and len(data) == 0):
         return opts
+    if isinstance(data, dict):
+        try:
+            return json_format.ParseDict(data, opts)
+        except (json_format.ParseError, ValueError) as exc:
+            raise OptionsError(f"malformed options: {exc}".splitlines()[0]) from exc
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if raw.lstrip().startswith(b"{"):
+        try:
+            return json_format.Parse(raw.decode("utf-8"), opts)
+        except (json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
+            json_error = exc
+        # a binary message can start with "{" too (a field of length 123): try that before giving up
+    else:
+        json_error = None
     try:
-        if isinstance(data, dict):
-            json_format.ParseDict(data, opts)
-        elif isinstance(data, str) or bytes(data[:1]) in (b"{", b" ", b"\n"):
-            json_format.Parse(data if isinstance(data, str) else bytes(data).decode("utf-8"), opts)
-        else:
-            opts.ParseFromString(bytes(data))
-    except (json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
-        raise OptionsError(f"malformed options: {exc}".splitlines()[0]) from exc
+        opts.ParseFromString(raw)
+        return opts
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
-        raise OptionsError(f"malformed options: not a serialized ExplainOptions message ({exc})") from exc
-    return opts
+        if json_error is not None:
+            raise OptionsError(f"malformed options: {json_error}".splitlines()[0]) from json_error
+        raise OptionsError("malformed options: neither JSON nor a serialized ExplainOptions message "
+                           f"({exc})") from exc

@@ -21,9 +21,9 @@ def synth_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(synth_dir, tmp_path_factory):
-    """A small X3D at 16 x 32 x 32, trained for one epoch: real weights, seconds to make."""
-    from ace3d import models
+def tiny_model_json(synth_dir, tmp_path_factory) -> Path:
+    """A small X3D at 16 x 32 x 32, trained for one epoch: real weights, seconds to make. Returns the
+    config path, which `--model demo:PATH` loads."""
     from ace3d.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("model") / "tiny"
@@ -31,7 +31,14 @@ def tiny_model(synth_dir, tmp_path_factory):
                       builder={"width_factor": 0.5, "depth_factor": 0.5, "bottleneck_factor": 2.0,
                                "head_dim_out": 64, "stem_dim_in": 8, "dropout": 0.0})
     train(synth_dir, out, cfg, progress=False)
-    return models.load("demo:" + str(out.with_suffix(".json")))
+    return out.with_suffix(".json")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_json):
+    from ace3d import models
+
+    return models.load("demo:" + str(tiny_model_json))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,75 @@
+"""The command line as a user meets it: real subprocesses, one-line errors, no partial files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ace3d.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def model_json(tiny_model_json):
+    return tiny_model_json
+
+
+def test_explain_writes_json_and_overlay(model_json, tiny_bank_path, synth_dir, tmp_path):
+    video = sorted((synth_dir / "move_down").glob("*.mp4"))[0]
+    r = run("explain", "--model", f"demo:{model_json}", "--bank", tiny_bank_path, video,
+            "--json", tmp_path / "e.json", "--overlay", tmp_path / "e.gif")
+    assert r.returncode == 0, r.stderr
+    assert "prediction:" in r.stdout and "importance" in r.stdout
+    data = json.loads((tmp_path / "e.json").read_text())
+    assert data["clips"][0]["heatmap"]["dtype"] == "float16"
+    assert (tmp_path / "e.gif").read_bytes()[:3] == b"GIF"
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "empty", "zero_frames", "unknown_class", "other_bank"])
+def test_bad_input_is_one_line(case, model_json, tiny_bank_path, synth_dir, tmp_path):
+    video = sorted((synth_dir / "move_down").glob("*.mp4"))[0]
+    bank = tiny_bank_path
+    extra = []
+    if case == "missing":
+        video = tmp_path / "nope.mp4"
+    elif case == "corrupt":
+        video = tmp_path / "bad.mp4"
+        video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+    elif case == "empty":
+        video = tmp_path / "empty.mp4"
+        video.write_bytes(b"")
+    elif case == "zero_frames":
+        video = tmp_path / "zero.npy"
+        np.save(video, np.zeros((0, 8, 8, 3), np.uint8))
+    elif case == "unknown_class":
+        extra = ["--target", "fly_away"]
+    elif case == "other_bank":
+        from ace3d import bank as bank_mod
+
+        b = bank_mod.load(tiny_bank_path)
+        b.meta["model"]["fingerprint"] = "feedfacefeedface"
+        bank = b.save(tmp_path / "other.npz")
+    out = tmp_path / "out.json"
+    r = run("explain", "--model", f"demo:{model_json}", "--bank", bank, video, "--json", out, *extra)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ace3d explain: error:"), r.stderr
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_synth_cli(tmp_path):
+    r = run("synth", "--out", tmp_path / "s", "--per-class", 1, "--random", 1, "--seed", 4)
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "s").rglob("*.mp4"))) == 5
+
+
+def test_missing_data_dir_is_one_line(model_json, tmp_path):
+    r = run("build-bank", "--model", f"demo:{model_json}", "--data", tmp_path / "none", "--out", tmp_path / "b.npz")
+    assert r.returncode == 2 and "data directory not found" in r.stderr and "Traceback" not in r.stderr
+
+

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import torch
+
+from ace3d.errors import OptionsError
+from ace3d.explain import Explainer, Request, remove
+from ace3d.v1 import explanation_pb2 as pb
+from ace3d.video import read_file
+from ace3d.wire import from_volume, parse_options, to_json
+
+
+def test_remove_fills_from_other_frames():
+    frames = np.zeros((4, 6, 6, 3), np.uint8)
+    frames[:, :, :] = 50
+    frames[1, 2:4, 2:4] = 250  # a thing present in frame 1 only
+    mask = np.zeros((1, 4, 6, 6), bool)
+    mask[0, 1, 2:4, 2:4] = True
+    out = remove(frames, torch.from_numpy(mask))
+    assert out.shape == (1, 4, 6, 6, 3)
+    assert torch.allclose(out[0, 1, 2, 2], torch.tensor([50.0, 50.0, 50.0]))  # background restored
+    everywhere = np.ones((1, 4, 6, 6), bool)
+    everywhere[0, :, 0, 0] = False  # only one pixel survives: its colour fills the rest
+    assert torch.allclose(remove(frames, torch.from_numpy(everywhere))[0, 2, 3, 3], torch.tensor([50.0] * 3))
+
+
+def test_explanation_message(tiny_model, tiny_bank, synth_dir):
+    ex = Explainer(tiny_model, tiny_bank)
+    video = read_file(sorted((synth_dir / "move_left").glob("*.mp4"))[0])
+    target = tiny_bank.class_names[tiny_bank.class_index[0]]  # a class the tiny bank has concepts for
+    exp, results = ex.explain(video, Request(target_class=target, top_k=2, max_concepts=3))
+    assert len(exp.scores) == 2 and exp.scores[0].probability >= exp.scores[1].probability
+    assert exp.bank_id == tiny_bank.bank_id and exp.clip_count == 1 and not exp.partial
+    clip = exp.clips[0]
+    assert list(clip.frame_indices) == list(range(16))
+    assert (clip.region.width, clip.region.height) == (112, 112)
+    assert 1 <= len(clip.concepts) <= 3
+    imps = [c.importance for c in clip.concepts]
+    assert imps == sorted(imps, reverse=True)
+    heat, cmap = from_volume(clip.heatmap), from_volume(clip.concept_map)
+    assert heat.dtype == np.float16 and heat.shape == (16, 32, 32) and cmap.shape == (16, 32, 32)
+    assert cmap.max() <= len(clip.concepts)
+    r = results[0]
+    # the reported scores are the model's own outputs on the unchanged and perturbed clips
+    assert clip.instance_score == pytest.approx(r.instance)
+    assert clip.instance_score - clip.top_concept_removed_score == pytest.approx(clip.concepts[0].importance,
+                                                                                    abs=1e-4)
+    # the JSON is the canonical mapping and parses back
+    text = to_json(exp)
+    assert '"bankId"' in text and '"frameIndices"' in text
+
+
+def test_target_and_classify_only(tiny_model, tiny_bank, synth_dir):
+    ex = Explainer(tiny_model, tiny_bank)
+    video = read_file(sorted((synth_dir / "move_up").glob("*.mp4"))[0])
+    exp, _ = ex.explain(video, Request(target_class="move_down"))
+    assert exp.target_class == "move_down"
+    with pytest.raises(OptionsError, match="unknown target class"):
+        ex.explain(video, Request(target_class="jump"))
+    cls, res = ex.explain(video, Request(classify_only=True))
+    assert not res and not cls.clips[0].concepts and not cls.clips[0].HasField("heatmap")
+
+
+def test_streaming_multi_clip(tiny_model, tiny_bank, synth_dir):
+    ex = Explainer(tiny_model, tiny_bank)
+    video = read_file(sorted((synth_dir / "move_right").glob("*.mp4"))[0])
+    video.frames = np.concatenate([video.frames] * 3)  # 48 frames: three clips
+    target = tiny_bank.class_names[tiny_bank.class_index[0]]
+    parts = [m for m, _ in ex.stream(video, Request(target_class=target, max_clips=3))]
+    assert [p.partial for p in parts] == [True, True, True, False]
+    assert [p.clips[0].clip_index for p in parts[:3]] == [0, 1, 2]
+    assert len(parts[-1].clips) == 3 and parts[-1].clip_count == 3
+
+
+def test_options_parsing():
+    assert parse_options(None).top_k == 0
+    opts = pb.ExplainOptions(target_class="move_up", top_k=3)
+    assert parse_options(opts.SerializeToString()).target_class == "move_up"
+    assert parse_options('{"maxClips": 2, "classifyOnly": true}').max_clips == 2
+    with pytest.raises(OptionsError, match="malformed options"):
+        parse_options(b'{"topK": "many"}')
+    with pytest.raises(OptionsError, match="malformed options"):
+        parse_options(b"\xff\xff\xff")
+    with pytest.raises(OptionsError, match="over the limit"):
+        Request.from_proto(pb.ExplainOptions(max_clips=10_000))

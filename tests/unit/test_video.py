@@ -1,0 +1,74 @@
+import io
+
+import numpy as np
+import pytest
+
+from ace3d.errors import TooLargeError, VideoError
+from ace3d.video import DecodeLimits, clip_indices, decode, make_clips, read_file, write_mp4
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=True)
+    return buf.getvalue()
+
+
+def test_mp4_roundtrip(tmp_path):
+    frames = np.zeros((10, 48, 64, 3), np.uint8)
+    frames[:, 10:20, 10:30] = 200
+    write_mp4(tmp_path / "v.mp4", frames)
+    v = read_file(tmp_path / "v.mp4")
+    assert v.frames.shape == (10, 48, 64, 3)
+    assert v.source_size == (64, 48)
+    assert abs(int(v.frames[0, 15, 20, 0]) - 200) < 12  # near-lossless encode
+
+
+def test_npy_accepted_and_validated():
+    ok = decode(_npy(np.zeros((4, 8, 8, 3), np.uint8)))
+    assert ok.frames.shape == (4, 8, 8, 3)
+    with pytest.raises(VideoError, match="dtype uint8"):
+        decode(_npy(np.zeros((4, 8, 8, 3), np.float32)))
+    with pytest.raises(VideoError, match="T x H x W x 3"):
+        decode(_npy(np.zeros((8, 8, 3), np.uint8)))
+    with pytest.raises(VideoError, match="pickle"):
+        decode(_npy(np.array([{"a": 1}], dtype=object)))
+    with pytest.raises(VideoError, match="no frames"):
+        decode(_npy(np.zeros((0, 8, 8, 3), np.uint8)))
+
+
+@pytest.mark.parametrize("data,match", [(b"", "empty"), (b"\x00garbage" * 50, "cannot decode")])
+def test_bad_bytes(data, match):
+    with pytest.raises(VideoError, match=match):
+        decode(data)
+
+
+def test_limits():
+    with pytest.raises(TooLargeError, match="bytes"):
+        decode(b"x" * 100, DecodeLimits(max_bytes=10))
+    with pytest.raises(TooLargeError, match="frames"):
+        decode(_npy(np.zeros((20, 8, 8, 3), np.uint8)), DecodeLimits(max_frames=10))
+    with pytest.raises(TooLargeError, match="pixels"):
+        decode(_npy(np.zeros((2, 100, 100, 3), np.uint8)), DecodeLimits(max_pixels=50 * 50))
+    assert TooLargeError("x").status == 413 and VideoError("x").status == 400
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VideoError, match="not found"):
+        read_file(tmp_path / "nope.mp4")
+
+
+def test_clip_indices_spread_and_repeat():
+    one = clip_indices(100, 16, 1)
+    assert len(one) == 1 and one[0][0] == 0 and one[0][-1] == 99
+    three = clip_indices(100, 16, 3)
+    assert len(three) == 3 and three[0][-1] < three[1][0] and three[2][-1] == 99
+    short = clip_indices(5, 16, 4)  # fewer frames than a clip: one clip, frames repeated
+    assert len(short) == 1 and len(short[0]) == 16 and max(short[0]) == 4
+
+
+def test_make_clips_centre_crop_region():
+    frames = np.zeros((20, 60, 100, 3), np.uint8)
+    clips = make_clips(decode(_npy(frames)), (8, 32, 32), max_clips=2)
+    assert len(clips) == 2
+    assert clips[0].frames.shape == (8, 32, 32, 3)
+    assert clips[0].region == (20, 0, 60, 60)  # centred square of a 100x60 source

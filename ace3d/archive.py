@@ -38,6 +38,7 @@ DEFAULT_CONFIG = MODEL_STORE / "model-config.yaml"
 DEFAULT_PROPERTIES = MODEL_STORE / "config.properties"
 DEFAULT_METRICS = MODEL_STORE / "metrics.yaml"
 KEY_FILE = "key_file.json"
+INIT_FAILED = "ace3d handler failed to initialize:"  # the line handlers/ace3d_handler.py logs
 
 
 class ServeError(Ace3dError):
@@ -227,6 +228,10 @@ class LocalServer:
                              "stop it first (make stop)")
         (self.runtime / "tmp").mkdir(parents=True, exist_ok=True)
         self.key_file.unlink(missing_ok=True)
+        logs = self.runtime / "logs"
+        if logs.is_dir():  # keep the previous run's logs one generation back; read only this run's
+            shutil.rmtree(self.runtime / "logs.prev", ignore_errors=True)
+            logs.rename(self.runtime / "logs.prev")
         config = self.write_config()
         models = ",".join(f"{n}={f}" for n, f in self.models.items())
         cmd = [str(Path(sys.executable).with_name("torchserve")), "--start", "--foreground", "--ncs",
@@ -257,10 +262,23 @@ class LocalServer:
                 raise ServeError(f"TorchServe exited with status {proc.returncode}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise ServeError(f"models {sorted(pending)} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+            failure = self._init_failure()
+            if failure:
+                raise ServeError(f"the model cannot load: {failure}")
             for name in list(pending):
                 if self._worker_ready(name):
                     pending.discard(name)
             time.sleep(0.5)
+
+    def _init_failure(self) -> str | None:
+        """The handler's initialisation error from the worker log, if it logged one."""
+        log = self.runtime / "logs" / "model_log.log"
+        if not log.is_file():
+            return None
+        for line in log.read_text(errors="replace").splitlines():
+            if INIT_FAILED in line:
+                return line.split(INIT_FAILED, 1)[1].strip()
+        return None
 
     def _worker_ready(self, name: str) -> bool:
         key = self.keys().get("management")

@@ -60,6 +60,7 @@ JSON = "application/json"
 SERVING_FILE = "serving.json"
 METRICS_FILE = "metrics.yaml"
 VIDEO_KEYS = ("video", "body", "data")  # REST raw bodies arrive as "body" (or "data")
+INIT_FAILED = "ace3d handler failed to initialize:"
 STAGES = ("decode", "classify", "supervoxels", "features", "importance", "total")
 
 
@@ -87,6 +88,15 @@ class Ace3dHandler:
 
     # ----------------------------------------------------------------------------------------- set-up
     def initialize(self, context) -> None:
+        try:
+            self._initialize(context)
+        except Exception as exc:
+            # One recognisable line: `ace3d serve` looks for it to stop waiting for a worker that cannot load
+            # (TorchServe would otherwise restart it forever).
+            logger.error("%s %s: %s", INIT_FAILED, type(exc).__name__, exc)
+            raise
+
+    def _initialize(self, context) -> None:
         props = context.system_properties
         model_dir = Path(props["model_dir"])
         cfg = (getattr(context, "model_yaml_config", None) or {}).get("handler", {}) or {}

@@ -54,8 +54,8 @@ def test_client_cli_bench(served, tmp_path, capsys):
     assert res["ratio_explain_to_classify_p50"] > 0
 
 
-def test_archive_refuses_a_bank_of_another_model(served, tmp_path, capsys):
-    """A bank whose recorded model fingerprint differs is refused before any archive is written."""
+def _foreign_bank(served, tmp_path):
+    """The session's bank, claiming to come from another model."""
     with np.load(served.bank, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(bytes(arrays["meta"]).decode())
@@ -63,6 +63,28 @@ def test_archive_refuses_a_bank_of_another_model(served, tmp_path, capsys):
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     other = tmp_path / "other_bank.npz"
     np.savez(other, **arrays)
+    return other
+
+
+def test_archive_refuses_a_bank_of_another_model(served, tmp_path, capsys):
+    """A bank whose recorded model fingerprint differs is refused before any archive is written."""
+    other = _foreign_bank(served, tmp_path)
     rc = main(["archive", "--model", served.spec, "--bank", str(other), "--name", "x", "--out", str(tmp_path)])
     assert rc == 2 and "does not match the model" in capsys.readouterr().err
     assert not (tmp_path / "x.mar").exists()
+
+
+def test_serve_fails_fast_when_the_worker_cannot_load(served, tmp_path, capsys):
+    """An archive built without the check: the handler refuses the pair at load, and `ace3d serve` reports
+    that at once instead of waiting for a worker TorchServe restarts forever. Nothing is left running."""
+    from ace3d.archive import Ports, build_archive
+
+    build_archive(served.spec, _foreign_bank(served, tmp_path), "broken", tmp_path / "store", check=False)
+    p = Ports.free()
+    rc = main(["serve", "--archive", "broken", "--name", "broken", "--model-store", str(tmp_path / "store"),
+               "--runtime", str(tmp_path / "rt"), "--grpc-port", str(p.grpc_inference), "--inference-port",
+               str(p.inference), "--management-port", str(p.management), "--metrics-port", str(p.metrics),
+               "--grpc-management-port", str(p.grpc_management), "--timeout", "120"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "the model cannot load" in err and "does not match the model" in err
+    assert not (tmp_path / "rt" / "server.json").exists()

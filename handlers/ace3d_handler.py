@@ -48,7 +48,7 @@ from ts.utils.util import PredictionException  # noqa: E402
 
 from ace3d import bank as banks  # noqa: E402
 from ace3d import models, wire  # noqa: E402
-from ace3d.errors import Ace3dError  # noqa: E402
+from ace3d.errors import Ace3dError, VideoError  # noqa: E402
 from ace3d.explain import MAX_CLIPS, Explainer, Request  # noqa: E402
 from ace3d.v1 import explanation_pb2 as pb  # noqa: E402
 from ace3d.video import DecodeLimits, decode  # noqa: E402
@@ -263,16 +263,12 @@ def _flag(value) -> bool:
 
 
 def _missing_video(row: dict) -> Ace3dError:
-    from ace3d.errors import VideoError
-
     keys = ", ".join(repr(k[:40]) for k in sorted(row)[:5]) or "none"
     return VideoError(f"no video in the request: send the video bytes under the input key 'video' (got keys: {keys})",
                       reason="missing_video")
 
 
 def _not_bytes(data) -> Ace3dError:
-    from ace3d.errors import VideoError
-
     return VideoError(f"video must be raw bytes, got {type(data).__name__} (send it as a file part / bytes, "
                       "not as JSON)", reason="bad_video")
 

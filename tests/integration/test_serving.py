@@ -192,6 +192,12 @@ def test_rest_bad_input_has_status_and_message(served):
     body, ctype = _multipart(b"x" * 16, {"targetClass": "no_such_class"})
     status, _, data = _rest(served, body, ctype)
     assert status == 400 and "unknown target class 'no_such_class'" in json.loads(data)["message"]
+    b = uuid.uuid4().hex  # options but no video part
+    body = (f'--{b}\r\nContent-Disposition: form-data; name="options"\r\nContent-Type: application/json\r\n\r\n'
+            f'{{"topK": 1}}\r\n--{b}--\r\n').encode()
+    status, _, data = _rest(served, body, f"multipart/form-data; boundary={b}")
+    err = json.loads(data)
+    assert status == 400 and err["type"] == "missing_video" and "input key 'video'" in err["message"]
 
 
 def test_rest_requires_token(served, video_bytes):

@@ -10,6 +10,7 @@ bad request that shared a TorchServe batch with good ones)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,9 +27,10 @@ GRPC_TO_HTTP = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.RESOURCE_
                 grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
                 grpc.StatusCode.UNAVAILABLE: 503}
 HTTP_TO_GRPC = {400: grpc.StatusCode.INVALID_ARGUMENT, 413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-                500: grpc.StatusCode.INTERNAL}
+                500: grpc.StatusCode.INTERNAL, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
 # TorchServe appends its Java exception's name to every error description.
 _TS_SUFFIX = "org.pytorch.serve.http.InternalServerException"
+WORKER_DIED = "Worker died."
 
 
 class RemoteError(Ace3dError):
@@ -44,7 +46,12 @@ def _from_rpc(exc: grpc.RpcError) -> RemoteError:
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
     details = "\n".join(line for line in details.splitlines() if line.strip() != _TS_SUFFIX).strip()
-    return RemoteError(f"server answered {code.name}: {details}", code)
+    err = RemoteError(f"server answered {code.name}: {details}", code)
+    if details.startswith(WORKER_DIED):
+        # TorchServe 0.12 answers a request whose worker died (crash, OOM kill) with RESOURCE_EXHAUSTED "Worker
+        # died."; it is not the caller's input that is too large, and a retry is served by the new worker.
+        err.reason, err.status = "worker_died", 503
+    return err
 
 
 def _checked(data: bytes) -> pb.Explanation:
@@ -100,7 +107,10 @@ class Ace3dClient:
             from ace3d.wire import parse_options
 
             options = parse_options(options)
-        inputs = {"video": bytes(video), "options": (options or pb.ExplainOptions()).SerializeToString()}
+        inputs = {"video": bytes(video), "options": (options or pb.ExplainOptions()).SerializeToString(),
+                  # the call's deadline as absolute Unix seconds: the handler drops the request once it has
+                  # passed (gRPC deadlines do not reach TorchServe's workers)
+                  "deadline": f"{time.time() + self.deadline:.3f}".encode()}
         if stream:
             inputs["stream"] = b"1"
         return inference_pb2.PredictionsRequest(model_name=self.model, input=inputs)
@@ -156,8 +166,6 @@ def bench(client: Ace3dClient, video: bytes, repeats: int = 20) -> dict:
     """Sequential round trips to a running server: full explanations of `video`, then classification-only
     requests, as p50/p90/p99 wall times seen by the client, and the ratio of the medians. A benchmark that
     reports; it asserts nothing."""
-    import time
-
     client.explain(video)  # warm-up: first-call costs (thread pools, caches) are not the steady state
     client.classify(video)
     timings: dict[str, list[float]] = {"explain": [], "classify_only": []}

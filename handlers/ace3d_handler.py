@@ -20,12 +20,18 @@ document it:
   raised only when every request of the batch is gRPC and failed with the same status and message.
   Otherwise each request is answered on its own: REST with its own HTTP status and a JSON error body,
   gRPC with an `Explanation` whose `error` field is set (the client library raises it as the status).
+* Deadlines. gRPC deadlines do not reach the handler (no metadata is forwarded), and 0.12 hands a request
+  to the worker even after its caller gave up. So a caller may send the input `deadline`: its absolute
+  deadline as Unix seconds (ASCII, e.g. "1764172800.25"; `Ace3dClient` sets it). A request whose deadline
+  has passed is dropped before decoding and between clips (504, DEADLINE_EXCEEDED), so the worker never
+  spends more than one clip on abandoned work. Clocks of caller and server must agree (NTP).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -48,7 +54,7 @@ from ts.utils.util import PredictionException  # noqa: E402
 
 from ace3d import bank as banks  # noqa: E402
 from ace3d import models, wire  # noqa: E402
-from ace3d.errors import Ace3dError, VideoError  # noqa: E402
+from ace3d.errors import Ace3dError, OptionsError, VideoError  # noqa: E402
 from ace3d.explain import MAX_CLIPS, Explainer, Request  # noqa: E402
 from ace3d.v1 import explanation_pb2 as pb  # noqa: E402
 from ace3d.video import DecodeLimits, decode  # noqa: E402
@@ -62,6 +68,7 @@ METRICS_FILE = "metrics.yaml"
 VIDEO_KEYS = ("video", "body", "data")  # REST raw bodies arrive as "body" (or "data")
 INIT_FAILED = "ace3d handler failed to initialize:"
 STAGES = ("decode", "classify", "supervoxels", "features", "importance", "total")
+MAX_MESSAGE = 1000  # characters of an error message (see _short)
 
 
 @dataclass
@@ -181,6 +188,8 @@ class Ace3dHandler:
         model = context.model_name
         request_id = context.get_request_id(idx) or ""
         try:
+            deadline = _deadline(row.get("deadline"))
+            _check_deadline(deadline, "before decoding")
             opts = wire.parse_options(row.get("options"))
             request = Request.from_proto(opts, max_clips_limit=self.max_clips)
             if request.target_class:  # fail on an unknown class before any decoding
@@ -198,7 +207,8 @@ class Ace3dHandler:
             stream = _flag(row.get("stream")) and not is_rest
             final = None
             for msg, _ in self.explainer.stream(video, request):
-                if msg.partial:
+                if msg.partial:  # a clip is done and more follow: stop here if the caller has gone
+                    _check_deadline(deadline, f"after clip {msg.clips[0].clip_index + 1} of {msg.clip_count}")
                     if stream:
                         send_intermediate_predict_response({idx: msg.SerializeToString()}, {idx: request_id},
                                                            "Intermediate response", 200, context)
@@ -213,11 +223,16 @@ class Ace3dHandler:
                 return _Outcome(payload=wire.to_json(final, indent=None), content_type=JSON)
             return _Outcome(payload=final.SerializeToString(), content_type=PROTOBUF)
         except Ace3dError as exc:
-            logger.info("request %s refused (%d %s): %s", request_id, exc.status, exc.reason, exc)
-            return _Outcome(status=exc.status, reason=exc.reason, message=str(exc))
+            message = _short(str(exc))
+            if exc.status == 504:
+                logger.warning("request %s abandoned: %s", request_id, message)
+            else:
+                logger.info("request %s refused (%d %s): %s", request_id, exc.status, exc.reason, message)
+            return _Outcome(status=exc.status, reason=exc.reason, message=message)
         except Exception as exc:  # noqa: BLE001 - a bug must not become TorchServe's message-less 503
             logger.exception("request %s failed", request_id)
-            return _Outcome(status=500, reason="internal", message=f"internal error: {type(exc).__name__}: {exc}")
+            return _Outcome(status=500, reason="internal",
+                            message=_short(f"internal error: {type(exc).__name__}: {exc}"))
 
     def _observe(self, model: str, exp: pb.Explanation, request_id: str) -> None:
         for stage in STAGES:
@@ -260,6 +275,35 @@ def _flag(value) -> bool:
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("utf-8", "replace")
     return str(value).strip().lower() in ("1", "true", "yes") if value is not None else False
+
+
+def _short(message: str) -> str:
+    """An error message short enough for a gRPC status: it travels in the grpc-message trailer, and a
+    message that echoes a huge input (a 100 KB target class name) overflows the HTTP/2 header limit, so the
+    caller got a bare RST_STREAM (INTERNAL) instead of INVALID_ARGUMENT."""
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 20] + f"... ({len(message)} chars)"
+
+
+def _deadline(value) -> float | None:
+    """The request's absolute deadline (Unix seconds) from the input `deadline`, or None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("ascii", "replace")
+    try:
+        out = float(str(value).strip())
+    except ValueError:
+        out = float("nan")
+    if not math.isfinite(out) or out <= 0:
+        raise OptionsError(f"deadline must be absolute Unix seconds (e.g. {time.time() + 60:.1f}), "
+                           f"got {str(value)[:40]!r}")
+    return out
+
+
+def _check_deadline(deadline: float | None, where: str) -> None:
+    if deadline is not None and time.time() > deadline:
+        raise Ace3dError(f"deadline exceeded {time.time() - deadline:.2f} s ago; dropped {where}",
+                         reason="deadline_exceeded", status=504)
 
 
 def _missing_video(row: dict) -> Ace3dError:

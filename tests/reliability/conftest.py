@@ -1,0 +1,68 @@
+"""One real TorchServe for the reliability suite (hostile input, security, faults, soak), on free loopback
+ports, started on first use and always stopped at the end of the session (the whole process group).
+
+It differs from tests/integration's server on purpose: batchSize 1 (every request is alone in its batch, so a
+refusal is a real gRPC status, never an answer with Explanation.error), a 60 s response timeout (a hung
+worker is killed well inside the suite), and one torch thread (the suite shares a small machine). The model
+and bank are the ones tests/integration uses (committed default, else a tiny pair built in ~20 s).
+
+Only one TorchServe runs at a time: the start-up tests (test_a_startup.py) start and stop their own before
+this one exists. Knobs: ACE3D_FUZZ_N (hostile requests, default 1000), ACE3D_FUZZ_SEED (0),
+ACE3D_SOAK_SECONDS (45), ACE3D_RELIABILITY_REPORT (a JSON file the tests add their figures to)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from rel_helpers import FRONTEND_MAX_REQUEST, MODEL_CONFIG, MODEL_NAME, Server, _model_and_bank
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reliability: hostile input, faults, soak and security against a real "
+                                       "TorchServe (tests/reliability)")
+
+
+def model_and_bank(tmp: Path) -> tuple[str, Path]:
+    return _model_and_bank(tmp)
+
+
+@pytest.fixture(scope="session")
+def model_pair(tmp_path_factory) -> tuple[str, Path]:
+    return model_and_bank(tmp_path_factory.mktemp("rel-model"))
+
+
+@pytest.fixture(scope="session")
+def rel_server(model_pair, tmp_path_factory) -> Server:
+    from ace3d import models
+    from ace3d.archive import LocalServer, Ports, build_archive
+
+    tmp = tmp_path_factory.mktemp("rel-serving")
+    spec, bank = model_pair
+    (tmp / "model-config.yaml").write_text(MODEL_CONFIG)
+    store = tmp / "store"
+    archive = build_archive(spec, bank, MODEL_NAME, store, config=tmp / "model-config.yaml", device="cpu",
+                            check=False)
+    server = LocalServer(runtime=tmp / "runtime", model_store=store, models={MODEL_NAME: archive.name},
+                         ports=Ports.free(), overrides={"max_request_size": str(FRONTEND_MAX_REQUEST)})
+    t0 = time.monotonic()
+    server.start(timeout=240)
+    pgid = server._pgid()
+    try:
+        print(f"\nreliability TorchServe ready in {time.monotonic() - t0:.1f} s on {server.ports}")
+        yield Server(server, MODEL_NAME, server.keys()["inference"], list(models.load(spec).class_names), spec,
+                     bank, archive)
+    finally:
+        server.stop()
+        assert pgid is not None
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)
+
+
+@pytest.fixture(scope="session")
+def valid_video() -> bytes:
+    from ace3d.bench import default_video_bytes
+
+    return default_video_bytes()

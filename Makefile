@@ -27,10 +27,20 @@ test: venv lint lint-deploy
 lint: venv
 	$(BIN)/ruff check ace3d handlers tests
 
-## demo: a small synthetic set if missing, the committed model and bank, one explanation
-demo: venv $(DEMO_DATA)/.done
+## demo: the main job: the default archive served by TorchServe, one synthetic video explained over gRPC
+demo: venv $(DEMO_DATA)/.done serve
+	$(BIN)/ace3d client --target 127.0.0.1:$(GRPC_PORT) --token-file $(SERVE_RUNTIME)/key_file.json \
+		$$(ls $(DEMO_DATA)/move_right/*.mp4 | head -n 1) --json $(OUT)/demo.json --overlay $(OUT)/demo.gif
+	@echo
+	@echo "TorchServe is running with model 'demo': gRPC 127.0.0.1:$(GRPC_PORT), REST 127.0.0.1:$(REST_PORT),"
+	@echo "metrics http://127.0.0.1:$(METRICS_PORT)/metrics. Call it with:"
+	@echo "  $(BIN)/ace3d client --target 127.0.0.1:$(GRPC_PORT) --token-file $(SERVE_RUNTIME)/key_file.json VIDEO"
+	@echo "Stop it with: make stop"
+
+## explain-demo: the same explanation computed locally, without a server
+explain-demo: venv $(DEMO_DATA)/.done
 	$(BIN)/ace3d explain --model demo $$(ls $(DEMO_DATA)/move_right/*.mp4 | head -n 1) \
-		--json $(OUT)/demo.json --overlay $(OUT)/demo.gif
+		--json $(OUT)/demo-local.json --overlay $(OUT)/demo-local.gif
 
 $(DEMO_DATA)/.done: | venv
 	$(BIN)/ace3d synth --out $(DEMO_DATA) --per-class 2 --seed 7

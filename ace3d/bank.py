@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ace3d.errors import BankError
+from ace3d.files import write_bytes
 from ace3d.models import Classifier
 from ace3d.supervoxels import SlicParams
 
@@ -100,13 +99,7 @@ class ConceptBank:
 
     def save(self, path: str | Path) -> Path:
         """Write atomically: a failed build never leaves a half-written bank behind."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(self.to_bytes())
-        os.replace(tmp, path)
-        return path
+        return write_bytes(path, self.to_bytes())
 
 
 def content_id(arrays: dict[str, np.ndarray], meta: dict) -> str:

@@ -147,6 +147,7 @@ class Explainer:
         shape = tuple(clip.frames.shape[:3])
         instance = float(instance_logits[target])
         if len(rows) == 0 or len(sv) == 0:
+            timings["importance"] = 0.0  # nothing to remove: the stage ran and cost nothing
             empty = np.zeros(shape, np.float32)
             return ClipResult(clip, sv, [], np.zeros(0), np.zeros((0, *shape), bool), empty,
                               np.zeros(shape, np.uint8), instance, instance, instance, timings)
@@ -170,7 +171,8 @@ class Explainer:
         heat = np.zeros(shape, np.float32)
         cmap = np.zeros(shape, np.uint16 if len(ids) > 255 else np.uint8)
         for v in range(len(ids) - 1, -1, -1):  # most important written last, so it wins overlaps
-            heat += max(float(imp[v]), 0.0) * masks[v]
+            # a concept's importance spread evenly over its voxels: small decisive regions stand out
+            heat += max(float(imp[v]), 0.0) / max(1, int(masks[v].sum())) * masks[v]
             cmap[masks[v]] = v + 1
         if heat.max() > 0:
             heat /= heat.max()

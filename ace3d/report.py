@@ -3,14 +3,13 @@ Explanation message alone, so a local and a served answer render the same way.""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from skimage.segmentation import find_boundaries
 
+from ace3d.files import atomic_write, write_text  # noqa: F401 - write_text is part of this API
 from ace3d.v1 import explanation_pb2 as pb
 from ace3d.wire import from_volume
 
@@ -59,29 +58,9 @@ def overlay_frames(frames: np.ndarray, clip: pb.ClipExplanation) -> np.ndarray:
 
 def write_gif(path: str | Path, frames: np.ndarray, scale: int = 3, fps: int = 6) -> Path:
     """An animated GIF, written atomically (no partial file on failure)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".gif")
-    os.close(fd)
-    try:
-        imgs[0].save(tmp, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write a file atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:],
+                                                       duration=int(1000 / fps), loop=0))
 
 
 def clip_frames(video, clip: pb.ClipExplanation) -> np.ndarray:

@@ -1,14 +1,18 @@
-"""One real TorchServe for the reliability suite (hostile input, security, faults, soak), on free loopback
-ports, started on first use and always stopped at the end of the session (the whole process group).
+"""A real TorchServe per module of the reliability suite (hostile input, security, faults, soak), on free
+loopback ports, started on first use and always stopped at the end of the module (the whole process group).
+A start takes seconds; a fresh server per module keeps the modules independent (the fault tests kill its
+worker; the soak measures a worker that only it has used).
 
 It differs from tests/integration's server on purpose: batchSize 1 (every request is alone in its batch, so a
 refusal is a real gRPC status, never an answer with Explanation.error), a 60 s response timeout (a hung
 worker is killed well inside the suite), and one torch thread (the suite shares a small machine). The model
 and bank are the ones tests/integration uses (committed default, else a tiny pair built in ~20 s).
 
-Only one TorchServe runs at a time: the start-up tests (test_a_startup.py) start and stop their own before
-this one exists. Knobs: ACE3D_FUZZ_N (hostile requests, default 1000), ACE3D_FUZZ_SEED (0),
-ACE3D_SOAK_SECONDS (45), ACE3D_RELIABILITY_REPORT (a JSON file the tests add their figures to)."""
+Only one TorchServe of this suite runs at a time (test_a_startup.py starts and stops its own). In a session
+that also runs tests/integration, whose server lives for the whole session, these tests are moved to the
+front (pytest_collection_modifyitems), so their servers are gone before that one starts.
+Knobs: ACE3D_FUZZ_N (hostile requests, default 1000), ACE3D_FUZZ_SEED (0), ACE3D_SOAK_SECONDS (45),
+ACE3D_RELIABILITY_REPORT (a JSON file the tests add their figures to)."""
 
 from __future__ import annotations
 
@@ -25,6 +29,15 @@ def pytest_configure(config):
                                        "TorchServe (tests/reliability)")
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Run this directory's tests first (a stable partition; the order inside each part is kept)."""
+    here = Path(__file__).resolve().parent
+    mine = [it for it in items if here in Path(it.path).resolve().parents]
+    if mine and len(mine) < len(items):
+        others = [it for it in items if here not in Path(it.path).resolve().parents]
+        items[:] = mine + others
+
+
 def model_and_bank(tmp: Path) -> tuple[str, Path]:
     return _model_and_bank(tmp)
 
@@ -34,7 +47,7 @@ def model_pair(tmp_path_factory) -> tuple[str, Path]:
     return model_and_bank(tmp_path_factory.mktemp("rel-model"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def rel_server(model_pair, tmp_path_factory) -> Server:
     from ace3d import models
     from ace3d.archive import LocalServer, Ports, build_archive

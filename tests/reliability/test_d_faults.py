@@ -57,8 +57,10 @@ def test_client_deadline_gives_deadline_exceeded(rel_server, long_video):
     """The caller's deadline passes before the answer: DEADLINE_EXCEEDED, and the worker drops the request
     (Ace3dClient sends its deadline along) instead of explaining MAX_CLIPS clips for nobody."""
     before = len(_abandoned(rel_server))
-    with rel_server.client(deadline=0.05) as c, pytest.raises(RemoteError) as err:
-        c.explain(long_video, pb.ExplainOptions(max_clips=MAX_CLIPS))
+    with rel_server.client(deadline=0.05) as c:
+        grpc.channel_ready_future(c.channel).result(timeout=30)  # connected: the request itself is what expires
+        with pytest.raises(RemoteError) as err:
+            c.explain(long_video, pb.ExplainOptions(max_clips=MAX_CLIPS))
     assert err.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
     assert _poll(lambda: len(_abandoned(rel_server)) > before, 30), "the worker did not drop the expired request"
 

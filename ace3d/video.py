@@ -128,11 +128,17 @@ def _decode_container(data: bytes, limits: DecodeLimits) -> Video:
         if not container.streams.video:
             raise VideoError("container has no video stream", reason="empty_video")
         stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if ctx is None:  # a corrupt header can leave the stream without a decoder
+            raise VideoError("video stream has no decodable codec", reason="undecodable")
         stream.thread_type = "AUTO"
-        w, h = stream.codec_context.width, stream.codec_context.height
+        w, h = ctx.width, ctx.height
         if w and h and w * h > limits.max_pixels:
             raise TooLargeError(f"video frames are {w}x{h}, over the limit of {limits.max_pixels} pixels")
-        fps = float(stream.average_rate) if stream.average_rate else 0.0
+        try:
+            fps = float(stream.average_rate) if stream.average_rate else 0.0
+        except (ArithmeticError, ValueError, TypeError):
+            fps = 0.0  # a broken rate field does not stop decoding
         frames: list[np.ndarray] = []
         src_w = src_h = 0
         try:

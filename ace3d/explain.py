@@ -69,6 +69,7 @@ class ClipResult:
     top_removed: float
     baseline: float
     timings: dict[str, float] = field(default_factory=dict)
+    assigned: dict[int, int] = field(default_factory=dict)  # bank concept id -> supervoxels assigned to it
 
 
 def remove(frames: np.ndarray, masks: torch.Tensor) -> torch.Tensor:
@@ -177,10 +178,8 @@ class Explainer:
         if heat.max() > 0:
             heat /= heat.max()
         timings["importance"] = time.perf_counter() - t2
-        result = ClipResult(clip, sv, ids, imp, masks, heat, cmap, instance,
-                            float(logits[order[0]]) if len(order) else instance, float(logits[-1]), timings)
-        result.timings["assigned"] = counts  # type: ignore[assignment]
-        return result
+        return ClipResult(clip, sv, ids, imp, masks, heat, cmap, instance,
+                          float(logits[order[0]]) if len(order) else instance, float(logits[-1]), timings, counts)
 
     # ------------------------------------------------------------------------------------ messages
     def _scores(self, probs: torch.Tensor, logits: torch.Tensor, top_k: int) -> list[pb.ClassScore]:
@@ -190,7 +189,7 @@ class Explainer:
                               logit=float(logits[i])) for i in top.indices.tolist()]
 
     def clip_message(self, r: ClipResult, probs: torch.Tensor, logits: torch.Tensor, top_k: int) -> pb.ClipExplanation:
-        counts = r.timings.get("assigned", {})
+        counts = r.assigned
         n_vox = float(np.prod(r.heatmap.shape))
         concepts = []
         for v, (cid, imp) in enumerate(zip(r.concept_ids, r.importance, strict=True)):
@@ -237,8 +236,7 @@ class Explainer:
             r = self.explain_clip(clip, acts[i], logits[i], target, request.max_concepts)
             results.append(r)
             for k, v in r.timings.items():
-                if k != "assigned":
-                    timings[k] = timings.get(k, 0.0) + v
+                timings[k] = timings.get(k, 0.0) + v
             msg = self.clip_message(r, probs[i], logits[i], request.top_k)
             final.clips.append(msg)
             if len(clips) > 1:

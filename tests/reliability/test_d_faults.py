@@ -53,16 +53,17 @@ def _poll(predicate, timeout: float, step: float = 0.5):
     return predicate()
 
 
-def test_client_deadline_gives_deadline_exceeded(rel_server, long_video):
-    """The caller's deadline passes before the answer: DEADLINE_EXCEEDED, and the worker drops the request
-    (Ace3dClient sends its deadline along) instead of explaining MAX_CLIPS clips for nobody."""
-    before = len(_abandoned(rel_server))
+def test_client_deadline_gives_deadline_exceeded(rel_server, valid_video, long_video):
+    """The caller's deadline passes before the answer: DEADLINE_EXCEEDED, and the server serves the next call.
+    (Whether such a request reaches the worker at all depends on timing: the frontend may see the call
+    cancelled first. When it does reach it, the worker drops it: the tests below show that deterministically.)"""
     with rel_server.client(deadline=0.05) as c:
         grpc.channel_ready_future(c.channel).result(timeout=30)  # connected: the request itself is what expires
         with pytest.raises(RemoteError) as err:
             c.explain(long_video, pb.ExplainOptions(max_clips=MAX_CLIPS))
     assert err.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert _poll(lambda: len(_abandoned(rel_server)) > before, 30), "the worker did not drop the expired request"
+    with rel_server.client() as c:
+        assert c.classify(valid_video).scores
 
 
 def test_a_request_whose_deadline_has_passed_is_dropped_with_deadline_exceeded(rel_server, valid_video):

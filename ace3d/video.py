@@ -83,7 +83,30 @@ def decode(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Video:
     return _decode_container(data, limits)
 
 
+def _check_npy_header(data: bytes, limits: DecodeLimits) -> None:
+    """Refuse by the header alone, before numpy allocates what the header claims."""
+    f = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    except Exception as exc:  # noqa: BLE001 - any malformed header is the caller's malformed file
+        raise VideoError(f"npy video is malformed: {exc}") from exc
+    if dtype.hasobject:
+        raise VideoError(f"npy video holds Python objects (dtype {dtype}), which would need pickle and are "
+                         "never loaded; send a uint8 T x H x W x 3 array")
+    if dtype != np.uint8:
+        raise VideoError(f"npy video must have dtype uint8, got {dtype}")
+    if len(shape) != 4 or shape[-1] != 3:
+        raise VideoError(f"npy video must have shape T x H x W x 3, got {tuple(shape)}")
+    if shape[0] > limits.max_frames:
+        raise TooLargeError(f"video has {shape[0]} frames, over the limit of {limits.max_frames}")
+    if shape[1] * shape[2] > limits.max_pixels:
+        raise TooLargeError(f"video frames are {shape[2]}x{shape[1]}, over the limit of {limits.max_pixels} pixels")
+
+
 def _decode_npy(data: bytes, limits: DecodeLimits) -> Video:
+    _check_npy_header(data, limits)
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as exc:  # object arrays need pickle, which is refused

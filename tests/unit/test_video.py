@@ -30,7 +30,7 @@ def test_npy_accepted_and_validated():
         decode(_npy(np.zeros((4, 8, 8, 3), np.float32)))
     with pytest.raises(VideoError, match="T x H x W x 3"):
         decode(_npy(np.zeros((8, 8, 3), np.uint8)))
-    with pytest.raises(VideoError, match="pickle"):
+    with pytest.raises(VideoError, match="pickle"):  # refused from the header: never unpickled
         decode(_npy(np.array([{"a": 1}], dtype=object)))
     with pytest.raises(VideoError, match="no frames"):
         decode(_npy(np.zeros((0, 8, 8, 3), np.uint8)))
@@ -72,3 +72,14 @@ def test_make_clips_centre_crop_region():
     assert len(clips) == 2
     assert clips[0].frames.shape == (8, 32, 32, 3)
     assert clips[0].region == (20, 0, 60, 60)  # centred square of a 100x60 source
+
+
+def test_npy_header_claiming_huge_shape_is_413_without_allocating():
+    import ast
+
+    header = repr({"descr": "|u1", "fortran_order": False, "shape": (10**6, 1080, 1920, 3)})
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    data = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"x" * 64
+    assert ast.literal_eval(header.strip())["shape"][0] == 10**6
+    with pytest.raises(TooLargeError, match="frames"):
+        decode(data)

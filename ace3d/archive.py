@@ -186,6 +186,22 @@ class LocalServer:
         self.runtime = Path(self.runtime).resolve()
         self.model_store = Path(self.model_store).resolve()
 
+    # ----- loopback addresses
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.ports.grpc_inference}"
+
+    def rest_url(self, model: str) -> str:
+        return f"http://127.0.0.1:{self.ports.inference}/predictions/{model}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.management}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.metrics}/metrics"
+
     # ----- files
     @property
     def pid_file(self) -> Path:
@@ -282,7 +298,7 @@ class LocalServer:
 
     def _worker_ready(self, name: str) -> bool:
         key = self.keys().get("management")
-        req = urllib.request.Request(f"http://127.0.0.1:{self.ports.management}/models/{name}")
+        req = urllib.request.Request(f"{self.management_url}/models/{name}")
         if key:
             req.add_header("Authorization", f"Bearer {key}")
         try:
@@ -396,11 +412,10 @@ def cmd_serve(args) -> None:
         print(f"TorchServe is already running from {server.runtime} (stop it first to restart: make stop)")
         return
     server.start(timeout=args.timeout)
-    print(f"TorchServe is serving {args.name!r}: gRPC 127.0.0.1:{ports.grpc_inference}, REST "
-          f"http://127.0.0.1:{ports.inference}/predictions/{args.name}, metrics "
-          f"http://127.0.0.1:{ports.metrics}/metrics")
+    print(f"TorchServe is serving {args.name!r}: gRPC {server.grpc_target}, REST {server.rest_url(args.name)}, "
+          f"metrics {server.metrics_url}")
     print(f"inference key: in {server.key_file} (\"inference\"); logs: {server.runtime}/logs")
-    print(f"try: ace3d client --target 127.0.0.1:{ports.grpc_inference} --token-file {server.key_file} "
+    print(f"try: ace3d client --target {server.grpc_target} --token-file {server.key_file} "
           f"VIDEO.mp4     stop: make stop")
 
 

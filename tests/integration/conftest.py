@@ -54,15 +54,15 @@ class Served:
 
     @property
     def grpc_target(self) -> str:
-        return f"127.0.0.1:{self.server.ports.grpc_inference}"
+        return self.server.grpc_target
 
     @property
     def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.ports.inference}/predictions/{self.model}"
+        return self.server.rest_url(self.model)
 
     @property
     def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.ports.metrics}/metrics"
+        return self.server.metrics_url
 
     def current_worker_pid(self) -> int:
         return _worker_pid(self.server, self.model)

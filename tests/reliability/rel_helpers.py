@@ -56,19 +56,19 @@ class Server:
 
     @property
     def grpc_target(self) -> str:
-        return f"127.0.0.1:{self.server.ports.grpc_inference}"
+        return self.server.grpc_target
 
     @property
     def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.ports.inference}/predictions/{self.model}"
+        return self.server.rest_url(self.model)
 
     @property
     def management_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.ports.management}"
+        return self.server.management_url
 
     @property
     def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.ports.metrics}/metrics"
+        return self.server.metrics_url
 
     def client(self, **kw):
         from ace3d.client import Ace3dClient

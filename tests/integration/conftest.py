@@ -8,6 +8,7 @@ concurrent requests really share a batch."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -107,33 +108,41 @@ def _worker_pid(server, model: str) -> int:
     return int(desc[0]["workers"][0]["pid"])
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory) -> Served:
-    from ace3d import models
+@contextlib.contextmanager
+def serving(tmp: Path, spec: str, bank: Path, name: str, model_config: str, max_request: int, label: str):
+    """Archive `spec` + `bank` as `name` with `model_config`, start a TorchServe on free loopback ports, yield
+    (server, archive) and always stop it, checking that nothing of it (launcher, java, worker) outlives it."""
     from ace3d.archive import LocalServer, Ports, build_archive
 
-    tmp = tmp_path_factory.mktemp("serving")
-    spec, bank = _model_and_bank(tmp)
-    (tmp / "model-config.yaml").write_text(TEST_MODEL_CONFIG)
+    (tmp / "model-config.yaml").write_text(model_config)
     store = tmp / "store"
-    build_archive(spec, bank, MODEL_NAME, store, config=tmp / "model-config.yaml", device="cpu", check=False)
-    server = LocalServer(runtime=tmp / "runtime", model_store=store, models={MODEL_NAME: f"{MODEL_NAME}.mar"},
-                         ports=Ports.free(), overrides={"max_request_size": str(FRONTEND_MAX_REQUEST)})
+    archive = build_archive(spec, bank, name, store, config=tmp / "model-config.yaml", device="cpu", check=False)
+    server = LocalServer(runtime=tmp / "runtime", model_store=store, models={name: archive.name},
+                         ports=Ports.free(), overrides={"max_request_size": str(max_request)})
     t0 = time.monotonic()
     server.start(timeout=240)
     pgid = server._pgid()
     try:
-        print(f"\nTorchServe ready in {time.monotonic() - t0:.1f} s on ports {server.ports}")
+        print(f"\n{label} ready in {time.monotonic() - t0:.1f} s on ports {server.ports}")
+        yield server, archive
+    finally:
+        server.stop()
+        assert pgid is not None
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory) -> Served:
+    from ace3d import models
+
+    tmp = tmp_path_factory.mktemp("serving")
+    spec, bank = _model_and_bank(tmp)
+    with serving(tmp, spec, bank, MODEL_NAME, TEST_MODEL_CONFIG, FRONTEND_MAX_REQUEST, "TorchServe") as (server, _):
         keys = server.keys()
         assert keys.get("inference"), "token authorization is expected ON: no inference key written"
         yield Served(server, MODEL_NAME, keys["inference"], list(models.load(spec).class_names),
                      _worker_pid(server, MODEL_NAME), spec=spec, bank=bank)
-    finally:
-        server.stop()
-        # Nothing of the server may outlive the session: no launcher, no java, no worker.
-        assert pgid is not None
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pgid, 0)
 
 
 # ------------------------------------------------------------------------------------------- videos

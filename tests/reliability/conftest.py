@@ -16,12 +16,10 @@ ACE3D_RELIABILITY_REPORT (a JSON file the tests add their figures to)."""
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pytest
-from rel_helpers import FRONTEND_MAX_REQUEST, MODEL_CONFIG, MODEL_NAME, Server, _model_and_bank
+from rel_helpers import FRONTEND_MAX_REQUEST, MODEL_CONFIG, MODEL_NAME, Server, _model_and_bank, serving
 
 
 def pytest_configure(config):
@@ -50,28 +48,13 @@ def model_pair(tmp_path_factory) -> tuple[str, Path]:
 @pytest.fixture(scope="module")
 def rel_server(model_pair, tmp_path_factory) -> Server:
     from ace3d import models
-    from ace3d.archive import LocalServer, Ports, build_archive
 
     tmp = tmp_path_factory.mktemp("rel-serving")
     spec, bank = model_pair
-    (tmp / "model-config.yaml").write_text(MODEL_CONFIG)
-    store = tmp / "store"
-    archive = build_archive(spec, bank, MODEL_NAME, store, config=tmp / "model-config.yaml", device="cpu",
-                            check=False)
-    server = LocalServer(runtime=tmp / "runtime", model_store=store, models={MODEL_NAME: archive.name},
-                         ports=Ports.free(), overrides={"max_request_size": str(FRONTEND_MAX_REQUEST)})
-    t0 = time.monotonic()
-    server.start(timeout=240)
-    pgid = server._pgid()
-    try:
-        print(f"\nreliability TorchServe ready in {time.monotonic() - t0:.1f} s on {server.ports}")
+    with serving(tmp, spec, bank, MODEL_NAME, MODEL_CONFIG, FRONTEND_MAX_REQUEST,
+                 "reliability TorchServe") as (server, archive):
         yield Server(server, MODEL_NAME, server.keys()["inference"], list(models.load(spec).class_names), spec,
                      bank, archive)
-    finally:
-        server.stop()
-        assert pgid is not None
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pgid, 0)
 
 
 @pytest.fixture(scope="session")

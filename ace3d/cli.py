@@ -47,7 +47,8 @@ def cmd_synth(args) -> None:
 def cmd_train(args) -> None:
     from ace3d.train import TrainConfig, train
 
-    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, clip_shape=(16, args.size, args.size))
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, clip_shape=(16, args.size, args.size), lr=args.lr,
+                      still=args.still, init=args.init)
     rec = train(args.data, args.out, cfg, test_data=args.test_data)
     acc = rec["training"].get("test_accuracy")
     tail = f"; test accuracy {acc:.3f}" if acc is not None else ""
@@ -141,6 +142,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, default=14)
     sp.add_argument("--size", type=int, default=64, help="clip height and width")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle schedule)")
+    sp.add_argument("--still", type=float, default=0.0,
+                    help="share of each batch made motionless and labelled no_motion (adds that class)")
+    sp.add_argument("--init", default=None, help="model spec to start from, e.g. demo (fine-tuning)")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("build-bank", help="discover concepts and test them (TCAV) into a bank file")
@@ -185,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
     import importlib
     import importlib.util
 
-    for mod in ("ace3d.archive", "ace3d.client"):
+    for mod in ("ace3d.archive", "ace3d.client", "ace3d.loadtest"):
         if importlib.util.find_spec(mod) is not None:
             importlib.import_module(mod).add_parser(sub)
     return p

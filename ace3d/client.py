@@ -75,6 +75,33 @@ def read_token(token: str | None = None, token_file: str | Path | None = None) -
     return None
 
 
+def channel_options(max_message: int = MAX_MESSAGE) -> list[tuple[str, int]]:
+    """Channel options that let answers up to the server's response limit through (gRPC's default is 4 MiB)."""
+    return [("grpc.max_receive_message_length", max_message), ("grpc.max_send_message_length", max_message)]
+
+
+def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """TorchServe's inference key as call metadata (none without a key)."""
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def predictions_request(model: str, video: bytes, options: pb.ExplainOptions | dict | None, deadline: float,
+                        stream: bool = False) -> inference_pb2.PredictionsRequest:
+    """The PredictionsRequest for one call: the video, serialized ExplainOptions and the call's deadline. Build
+    it just before the call: the deadline input is absolute (now + `deadline` seconds)."""
+    if isinstance(options, dict):
+        from ace3d.wire import parse_options
+
+        options = parse_options(options)
+    inputs = {"video": bytes(video), "options": (options or pb.ExplainOptions()).SerializeToString(),
+              # the call's deadline as absolute Unix seconds: the handler drops the request once it has
+              # passed (gRPC deadlines do not reach TorchServe's workers)
+              "deadline": f"{time.time() + deadline:.3f}".encode()}
+    if stream:
+        inputs["stream"] = b"1"
+    return inference_pb2.PredictionsRequest(model_name=model, input=inputs)
+
+
 class Ace3dClient:
     """Explanations from a TorchServe running the ace3d handler, over gRPC.
 
@@ -83,7 +110,7 @@ class Ace3dClient:
 
     def __init__(self, target: str, model: str = "demo", *, token: str | None = None, tls_ca: str | Path | None = None,
                  deadline: float = 120.0, max_message: int = MAX_MESSAGE) -> None:
-        options = [("grpc.max_receive_message_length", max_message), ("grpc.max_send_message_length", max_message)]
+        options = channel_options(max_message)
         if tls_ca:
             creds = grpc.ssl_channel_credentials(root_certificates=Path(tls_ca).read_bytes())
             self.channel = grpc.secure_channel(target, creds, options=options)
@@ -91,7 +118,7 @@ class Ace3dClient:
             self.channel = grpc.insecure_channel(target, options=options)
         self.stub = inference_pb2_grpc.InferenceAPIsServiceStub(self.channel)
         self.model, self.deadline = model, deadline
-        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.metadata = auth_metadata(token)
 
     def close(self) -> None:
         self.channel.close()
@@ -103,17 +130,7 @@ class Ace3dClient:
         self.close()
 
     def _request(self, video: bytes, options: pb.ExplainOptions | dict | None, stream: bool = False):
-        if isinstance(options, dict):
-            from ace3d.wire import parse_options
-
-            options = parse_options(options)
-        inputs = {"video": bytes(video), "options": (options or pb.ExplainOptions()).SerializeToString(),
-                  # the call's deadline as absolute Unix seconds: the handler drops the request once it has
-                  # passed (gRPC deadlines do not reach TorchServe's workers)
-                  "deadline": f"{time.time() + self.deadline:.3f}".encode()}
-        if stream:
-            inputs["stream"] = b"1"
-        return inference_pb2.PredictionsRequest(model_name=self.model, input=inputs)
+        return predictions_request(self.model, video, options, self.deadline, stream=stream)
 
     def ping(self) -> str:
         try:

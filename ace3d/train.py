@@ -4,7 +4,13 @@ Optional augmentations keep the label honest (a horizontal flip swaps move_left/
 flip swaps move_up/move_down, time reversal swaps each class with its opposite); they are off by default
 because with them X3D stayed at the axis-only plateau (~50%) for the whole CPU budget. The result is a
 weights-only state dict plus a JSON config that records the builder arguments, input transform, clip,
-normalisation, class names, the seed and the training schedule."""
+normalisation, class names, the seed and the training schedule.
+
+`still` adds a no_motion class: a share of every batch is replaced by clips in which nothing moves (one frame
+of a training clip held for the whole clip, with fresh per-frame sensor noise). Without it a 4-way model has to
+name a direction for a clip without motion (the demo model said move_down for all of them), so taking the moving
+actor out of a move_down video could never change its prediction; with it, "the actor's motion is why" is
+something removal can show."""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from ace3d import models
 from ace3d.synth import CLASSES, list_videos
 from ace3d.video import make_clips, read_file, to_tensor
 
+NO_MOTION = "no_motion"
 OPPOSITE = {"move_left": "move_right", "move_right": "move_left", "move_up": "move_down",
             "move_down": "move_up"}
 
@@ -43,6 +50,9 @@ class TrainConfig:
     mean: tuple[float, float, float] = models.KINETICS_MEAN
     std: tuple[float, float, float] = models.KINETICS_STD
     threads: int = 0  # 0: torch's default
+    still: float = 0.0  # share of each batch replaced by motionless clips labelled no_motion (0: no such class)
+    still_noise: float = 5.0  # per-frame noise of those clips, in grey levels (the synthetic videos' noise)
+    init: str | None = None  # a model spec to start from (tensors of equal shape copied; a grown head keeps its rows)
 
 
 def load_clips(data: str | Path, clip_shape: tuple[int, int, int], classes: list[str],
@@ -73,6 +83,35 @@ def _augment(x: torch.Tensor, y: torch.Tensor, classes: list[str], gen: torch.Ge
     return x, y
 
 
+def still_clips(x: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """uint8 B x T x H x W x 3 -> clips in which nothing moves: one random frame of each held for T frames,
+    with fresh noise per frame so "still" is not "bit-identical"."""
+    b, t = x.shape[:2]
+    held = x[np.arange(b), rng.integers(0, t, b)].astype(np.float32)  # B H W 3
+    out = held[:, None] + rng.normal(0, noise, (b, t, *x.shape[2:])).astype(np.float32)
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def init_from(net: torch.nn.Module, spec: str) -> list[str]:
+    """Copy the weights of model `spec` into `net` where shapes agree; a classifier layer that grew (more
+    classes) keeps the old rows. Returns the names left at their fresh initialisation."""
+    old = models.load(spec).net.state_dict()
+    new = net.state_dict()
+    fresh = []
+    for name, value in new.items():
+        src = old.get(name)
+        if src is not None and src.shape == value.shape:
+            new[name] = src
+        elif src is not None and src.dim() >= 1 and src.shape[1:] == value.shape[1:] and src.shape[0] < value.shape[0]:
+            new[name] = value.clone()
+            new[name][: src.shape[0]] = src
+            fresh.append(f"{name}[{src.shape[0]}:]")
+        else:
+            fresh.append(name)
+    net.load_state_dict(new)
+    return fresh
+
+
 def accuracy(clf: models.Classifier, x: np.ndarray, y: np.ndarray, batch: int = 32) -> float:
     correct = 0
     with torch.inference_mode():
@@ -88,10 +127,12 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    classes = list(CLASSES)
-    x, y = load_clips(data, cfg.clip_shape, classes, "train", progress)
+    classes = list(CLASSES) + ([NO_MOTION] if cfg.still > 0 else [])
+    x, y = load_clips(data, cfg.clip_shape, list(CLASSES), "train", progress)
     net = models.build_x3d(num_classes=len(classes), clip_len=cfg.clip_shape[0], crop=cfg.clip_shape[1],
                            **cfg.builder)
+    fresh = init_from(net, cfg.init) if cfg.init else []
+    rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * (-(-len(x) // cfg.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
@@ -108,8 +149,13 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
                    disable=not progress, leave=False)
         for i in bar:
             b = perm[i:i + cfg.batch_size]
-            xb = torch.stack([to_tensor(v, mean, std) for v in x[b]])
-            yb = torch.from_numpy(y[b])
+            xs, ys = x[b], y[b]
+            if cfg.still > 0:
+                n = int(rng.binomial(len(b), cfg.still))
+                xs, ys = xs.copy(), ys.copy()
+                xs[:n], ys[:n] = still_clips(xs[:n], rng, cfg.still_noise), classes.index(NO_MOTION)
+            xb = torch.stack([to_tensor(v, mean, std) for v in xs])
+            yb = torch.from_numpy(ys)
             if cfg.augment:
                 xb, yb = _augment(xb, yb, classes, gen)
             logits = net(transform(xb))
@@ -134,11 +180,11 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
               "clip_shape": list(cfg.clip_shape), "layer": cfg.layer,
               "input_transform": cfg.input_transform, "mean": list(mean), "std": list(std),
               "class_names": classes, "training": {**asdict(cfg), "data": str(data), "history": history,
-                                                   "train_videos": int(len(x))}}
+                                                   "train_videos": int(len(x)), "fresh_parameters": fresh}}
     if test_data:
         out.with_suffix(".json").write_text(json.dumps(record, indent=1))
         clf = models.load_config(out.with_suffix(".json"))
-        xt, yt = load_clips(test_data, cfg.clip_shape, classes, "test", progress)
+        xt, yt = load_clips(test_data, cfg.clip_shape, list(CLASSES), "test", progress)
         record["training"]["test_accuracy"] = accuracy(clf, xt, yt)
         record["training"]["test_data"] = str(test_data)
         record["training"]["test_videos"] = int(len(xt))

@@ -34,7 +34,8 @@ def _explainer(args):
     from ace3d import bank
     from ace3d.explain import Explainer
 
-    return Explainer(_model(args), bank.load(_bank_path(args)))
+    return Explainer(_model(args), bank.load(_bank_path(args)), removal=getattr(args, "removal", "input"),
+                     precision=getattr(args, "precision", "auto"))
 
 
 def cmd_synth(args) -> None:
@@ -63,7 +64,9 @@ def cmd_build_bank(args) -> None:
     clf = _model(args)
     classes = None if args.classes in (None, "all") else [c.strip() for c in args.classes.split(",") if c.strip()]
     params = BankParams(feature_mode=args.feature_mode, n_random_sets=args.random_sets,
-                        slic=SlicParams(n_segments=tuple(args.n_segments), downscale=args.slic_downscale),
+                        slic=SlicParams(n_segments=tuple(args.n_segments), downscale=args.slic_downscale,
+                                        method=args.slic_method, iterations=args.slic_iterations,
+                                        compactness=args.compactness),
                         concepts=ConceptParams(n_clusters=args.clusters, min_members=args.min_members),
                         max_videos_per_class=args.max_videos)
     b = build(clf, args.data, classes, params)
@@ -106,9 +109,14 @@ def cmd_evaluate(args) -> None:
 
 def cmd_bench(args) -> None:
     from ace3d import report
-    from ace3d.bench import bench
+    from ace3d.bench import bench, synthetic_bench
 
-    res = bench(_explainer(args), repeats=args.repeats)
+    if args.random_model:
+        res = synthetic_bench(args.random_model, args.device, repeats=args.repeats, concurrency=args.concurrency,
+                              requests=args.requests)
+    else:
+        res = bench(_explainer(args), repeats=args.repeats, baseline_repeats=args.baseline_repeats,
+                    compare=not args.no_compare, data=args.data, auc_videos=args.auc_videos)
     text = json.dumps(res, indent=1)
     print(text)
     if args.json:
@@ -127,6 +135,12 @@ def parser() -> argparse.ArgumentParser:
         if bank:
             sp.add_argument("--bank", default=None, help="concept bank file (default with --model demo: the "
                             "committed bank)")
+            sp.add_argument("--removal", choices=("input", "bottleneck"), default="input",
+                            help="how a concept is taken out: in the clip (default) or in the bottleneck "
+                            "activation with only the later layers re-run (faster, measured less faithful)")
+            sp.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                            help="precision of the perturbed forwards (auto: bfloat16 where the hardware has it; "
+                            "predictions are always float32)")
 
     sp = sub.add_parser("synth", help="write a synthetic data set with ground-truth masks")
     sp.add_argument("--out", required=True)
@@ -159,7 +173,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--min-members", type=int, default=20)
     sp.add_argument("--max-videos", type=int, default=0, help="videos per class (0: all)")
     sp.add_argument("--n-segments", type=int, nargs="+", default=[15, 50, 80])
-    sp.add_argument("--slic-downscale", type=int, default=1)
+    sp.add_argument("--slic-downscale", type=int, default=1, help="segment clips shrunk by this factor in H and W")
+    sp.add_argument("--slic-method", choices=("skimage", "torch"), default="skimage")
+    sp.add_argument("--slic-iterations", type=int, default=10)
+    sp.add_argument("--compactness", type=float, default=20.0, help="SLIC compactness (higher: more regular shapes)")
     sp.set_defaults(func=cmd_build_bank)
 
     sp = sub.add_parser("explain", help="explain one video: table, JSON and overlay")
@@ -180,9 +197,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=0, help="videos per class (0: all)")
     sp.set_defaults(func=cmd_evaluate)
 
-    sp = sub.add_parser("bench", help="time one explanation stage by stage beside a classification")
+    sp = sub.add_parser("bench", help="what an explanation costs beside a classification, the reference "
+                        "pipeline and captum, and the deletion AUC that shows speed was not bought with faithfulness")
     model_args(sp)
-    sp.add_argument("--repeats", type=int, default=5)
+    sp.add_argument("--repeats", type=int, default=7, help="timed runs of classification and explanation")
+    sp.add_argument("--baseline-repeats", type=int, default=3, help="timed runs of the reference and captum")
+    sp.add_argument("--no-compare", action="store_true", help="only classification and explanation")
+    sp.add_argument("--data", default=None, help="synthetic test set for the deletion AUC (default: generate one)")
+    sp.add_argument("--auc-videos", type=int, default=10, help="videos per class for the deletion AUC (0: skip)")
+    sp.add_argument("--random-model", choices=("x3d_s", "tiny"), default=None,
+                    help="time a random-weight X3D of this shape on --device instead (bench/gpu.sh)")
+    sp.add_argument("--concurrency", type=int, default=8, help="callers for the throughput of --random-model")
+    sp.add_argument("--requests", type=int, default=64, help="explanations for the throughput of --random-model")
     sp.add_argument("--json", default=None)
     sp.set_defaults(func=cmd_bench)
 

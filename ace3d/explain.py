@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ace3d import features as feats
 from ace3d.bank import ConceptBank
@@ -72,12 +73,49 @@ class ClipResult:
     assigned: dict[int, int] = field(default_factory=dict)  # bank concept id -> supervoxels assigned to it
 
 
-def remove(frames: np.ndarray, masks: torch.Tensor) -> torch.Tensor:
+REMOVALS = ("input", "bottleneck")
+# Precision of the perturbed forwards only (predictions and evaluation stay float32). "auto": bfloat16 where
+# the hardware computes it natively (CUDA with bf16, CPUs with AVX-512 BF16 or AMX). Measured on this
+# machine's AMD EPYC (AVX-512 BF16), 9 demo clips: 31 ms instead of 130 ms, logits within 0.006.
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def bf16_native(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+RIM = 1  # pixels around a removed region that are removed with it (see `remove`)
+
+
+def remove_features(activation: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The removal operator at the bottleneck: C x t x h x w activation and K x t x h x w shares in [0, 1]
+    (how much of each cell a concept covers) -> K x C x t x h x w. A covered cell is blended towards the mean
+    of the same cell over the times where it is not covered, as `remove` does with pixels; only the layers
+    after the bottleneck then run again, so K removals cost K passes of the head, not of the network."""
+    a = activation.float()
+    w = weights.to(a)
+    keep = 1 - w
+    num = torch.einsum("kthw,cthw->kchw", keep, a)
+    den = keep.sum(1)  # K h w
+    mean = torch.einsum("kthw,cthw->kc", keep, a) / keep.sum((1, 2, 3)).clamp_min(1e-6)[:, None]
+    fill = torch.where(den[:, None] > 1e-6, num / den.clamp_min(1e-6)[:, None], mean[..., None, None])
+    return a[None] * keep[:, None] + fill[:, :, None] * w[:, None]
+
+
+def remove(frames: np.ndarray, masks: torch.Tensor, rim: int = RIM) -> torch.Tensor:
     """Clips with each mask's voxels taken out: uint8 T x H x W x 3 and bool K x T x H x W -> float
     K x T x H x W x 3. A removed voxel gets the mean of the same pixel over the frames where it is not
     removed (what was behind a moving thing); a pixel removed in every frame gets the clip's mean colour
-    of the voxels that remain."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float()  # T H W 3
+    of the voxels that remain. Each mask first grows by `rim` pixels within its frames: resizing and video
+    compression smear a moving edge into the pixels next to it, and measured on the default model that
+    one-pixel ring alone kept the prediction of 2 in 3 clips whose actor was removed by its exact mask."""
+    if rim > 0 and masks.numel():
+        k = 2 * rim + 1
+        masks = F.max_pool3d(masks[:, None].float(), (1, k, k), stride=1, padding=(0, rim, rim))[:, 0] > 0
+    x = torch.from_numpy(np.ascontiguousarray(frames)).to(masks.device).float()  # T H W 3
     keep = (~masks).float()  # K T H W
     num = torch.einsum("kthw,thwc->khwc", keep, x)
     den = keep.sum(1)  # K H W
@@ -92,11 +130,19 @@ class Explainer:
     The bank is checked against the model once, here, so a mismatched pair never serves."""
 
     def __init__(self, clf: Classifier, bank: ConceptBank, slic: SlicParams | None = None,
-                 batch_size: int = 16) -> None:
+                 batch_size: int = 16, removal: str = "input", precision: str = "auto") -> None:
         bank.check_model(clf)
+        if removal not in REMOVALS:
+            raise ValueError(f"unknown removal {removal!r}: use one of {REMOVALS}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}: use one of {PRECISIONS}")
         self.clf, self.bank = clf, bank
         self.slic = slic or bank.slic
         self.batch_size = batch_size
+        self.removal = removal
+        self.precision = precision
+        # removals run in bfloat16 where the hardware has it (see PRECISIONS); predictions stay float32
+        self.bf16 = precision == "bf16" or (precision == "auto" and bf16_native(clf.device))
         self._centroids = torch.from_numpy(bank.centroid)
 
     # ------------------------------------------------------------------------------------ steps
@@ -110,7 +156,7 @@ class Explainer:
             for i in range(0, len(clips), self.batch_size):
                 chunk = clips[i:i + self.batch_size]
                 xb = torch.stack([to_tensor(c.frames, self.clf.mean, self.clf.std) for c in chunk])
-                a = self.clf.trunk(xb.to(self.clf.device))
+                a = self.clf.trunk(_layout(xb.to(self.clf.device)))
                 acts.append(a)
                 logits.append(self.clf.head(a))
         return torch.cat(acts), torch.cat(logits).float().cpu()
@@ -120,22 +166,46 @@ class Explainer:
             return self.clf.class_index(request.target_class)
         return int(probs.argmax())
 
-    def _logits_of(self, batch: torch.Tensor) -> torch.Tensor:
-        """Logits of K x T x H x W x 3 float clips (0..255), in chunks."""
-        mean = torch.tensor(self.clf.mean).view(1, 3, 1, 1, 1) * 255
-        std = torch.tensor(self.clf.std).view(1, 3, 1, 1, 1) * 255
+    def _logits_of(self, batch: torch.Tensor, fast: bool = False) -> torch.Tensor:
+        """Logits of K x T x H x W x 3 float clips (0..255), in chunks; `fast`: in the explainer's precision
+        for perturbed clips (float32 otherwise)."""
+        dev = self.clf.device
+        mean = torch.tensor(self.clf.mean, device=dev).view(1, 3, 1, 1, 1) * 255
+        std = torch.tensor(self.clf.std, device=dev).view(1, 3, 1, 1, 1) * 255
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=fast and self.bf16):
             for i in range(0, len(batch), self.batch_size):
-                xb = (batch[i:i + self.batch_size].permute(0, 4, 1, 2, 3) - mean) / std
-                out.append(self.clf.logits(xb.to(self.clf.device)).float().cpu())
+                xb = (batch[i:i + self.batch_size].to(dev).permute(0, 4, 1, 2, 3) - mean) / std
+                out.append(self.clf.logits(_layout(xb)).float().cpu())
         return torch.cat(out)
+
+    def _head_logits(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits of K x C x t x h x w bottleneck activations (the layers after the bottleneck only)."""
+        out = []
+        dev = self.clf.device
+        with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=self.bf16):
+            for i in range(0, len(batch), self.batch_size):
+                out.append(self.clf.head(batch[i:i + self.batch_size].to(dev)).float().cpu())
+        return torch.cat(out)
+
+    def removed_logits(self, clip: Clip, activation: torch.Tensor,
+                       masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of the clip with each mask (bool K x T x H x W) removed, by the explainer's removal, and how
+        much the removal changed each voxel (float K x T x H x W: colour distance in the clip; at the
+        bottleneck, the mask itself)."""
+        if self.removal == "bottleneck":
+            act = activation.float().cpu()
+            w = F.adaptive_avg_pool3d(self.clf.input_reach(masks).float(), tuple(act.shape[1:]))
+            return self._head_logits(remove_features(act, w).to(activation.dtype)), masks.float()
+        removed = remove(clip.frames, masks.to(self.clf.device))
+        change = (removed - torch.from_numpy(clip.frames).to(removed.device).float()[None]).abs().sum(-1)
+        return self._logits_of(removed, fast=True), change.cpu()
 
     def explain_clip(self, clip: Clip, activation: torch.Tensor, instance_logits: torch.Tensor, target: int,
                      max_concepts: int = 0) -> ClipResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        sv = segment(clip.frames, self.slic)
+        sv = segment(clip.frames, self.slic, self.clf.device)
         t1 = time.perf_counter()
         timings["supervoxels"] = t1 - t0
         if self.bank.feature_mode == "pooled":
@@ -155,13 +225,10 @@ class Explainer:
         d = torch.cdist(torch.from_numpy(f), self._centroids[rows])  # N x K
         nearest = d.argmin(1).numpy()
         present = sorted(set(nearest.tolist()))
-        masks = np.zeros((len(present), *shape), bool)
-        for j, k in enumerate(present):
-            for i in np.flatnonzero(nearest == k):
-                masks[j] |= sv.mask(int(i))
+        masks = sv.concept_masks([np.flatnonzero(nearest == k) for k in present])
         mt = torch.from_numpy(masks)
-        removed = remove(clip.frames, torch.cat([mt, mt.any(0, keepdim=True)]))
-        logits = self._logits_of(removed)[:, target].numpy()
+        logits, change = self.removed_logits(clip, activation, torch.cat([mt, mt.any(0, keepdim=True)]))
+        logits = logits[:, target].numpy()
         importance = instance - logits[:-1]
         order = np.argsort(-importance, kind="stable")
         if max_concepts:
@@ -171,9 +238,13 @@ class Explainer:
         counts = {int(rows[present[j]]): int((nearest == present[j]).sum()) for j in order}
         heat = np.zeros(shape, np.float32)
         cmap = np.zeros(shape, np.uint16 if len(ids) > 255 else np.uint8)
+        change = change[torch.from_numpy(order.copy())].numpy()
         for v in range(len(ids) - 1, -1, -1):  # most important written last, so it wins overlaps
-            # a concept's importance spread evenly over its voxels: small decisive regions stand out
-            heat += max(float(imp[v]), 0.0) / max(1, int(masks[v].sum())) * masks[v]
+            # a concept's drop shared out over its voxels by how much removing it changed each one: the
+            # moving thing that removal took away, not the static background around it, carries the heat
+            total = float(change[v].sum())
+            if total > 0:
+                heat += max(float(imp[v]), 0.0) / total * change[v]
             cmap[masks[v]] = v + 1
         if heat.max() > 0:
             heat /= heat.max()
@@ -253,6 +324,12 @@ class Explainer:
         """The final Explanation of a video (streamed parts are skipped)."""
         *_, final = self.stream(video, request)
         return final
+
+
+def _layout(x: torch.Tensor) -> torch.Tensor:
+    """Clips in channels-last order: measured here, a batch of 8 demo clips runs in 27 ms instead of 69 ms
+    (oneDNN's 3D convolutions prefer it); a single clip is no slower."""
+    return x.contiguous(memory_format=torch.channels_last_3d) if x.dim() == 5 else x
 
 
 def _region(region: tuple[int, int, int, int]) -> pb.Region:

@@ -72,6 +72,15 @@ class Classifier:
         self.net.to(self.device)
         return self
 
+    def input_reach(self, masks: torch.Tensor) -> torch.Tensor:
+        """bool K x T x H x W input voxels -> the network-input voxels they change. Only a parameter-free input
+        step can widen it: with first_frame_difference every frame is compared with frame 0, so changing a
+        pixel of frame 0 changes that pixel in every frame."""
+        first = self.stages[0][1] if self.stages else None
+        if first is first_frame_difference:
+            return masks | masks[:, :1]
+        return masks
+
     def class_index(self, name: str) -> int:
         from ace3d.errors import OptionsError
 

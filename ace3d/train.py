@@ -85,10 +85,13 @@ def _augment(x: torch.Tensor, y: torch.Tensor, classes: list[str], gen: torch.Ge
 
 def still_clips(x: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
     """uint8 B x T x H x W x 3 -> clips in which nothing moves: one random frame of each held for T frames,
-    with fresh noise per frame so "still" is not "bit-identical"."""
+    with fresh per-frame noise of a random strength in [0, noise] per clip, so that "still" means the same
+    whether the camera is noisy or the clip is perfectly clean (measured: trained with noisy stills only,
+    the model called a perfectly static clip move_down)."""
     b, t = x.shape[:2]
     held = x[np.arange(b), rng.integers(0, t, b)].astype(np.float32)  # B H W 3
-    out = held[:, None] + rng.normal(0, noise, (b, t, *x.shape[2:])).astype(np.float32)
+    sigma = rng.uniform(0, noise, (b, 1, 1, 1, 1)).astype(np.float32)
+    out = held[:, None] + sigma * rng.normal(0, 1, (b, t, *x.shape[2:])).astype(np.float32)
     return out.clip(0, 255).astype(np.uint8)
 
 

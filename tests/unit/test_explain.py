@@ -20,7 +20,37 @@ def test_remove_fills_from_other_frames():
     assert torch.allclose(out[0, 1, 2, 2], torch.tensor([50.0, 50.0, 50.0]))  # background restored
     everywhere = np.ones((1, 4, 6, 6), bool)
     everywhere[0, :, 0, 0] = False  # only one pixel survives: its colour fills the rest
-    assert torch.allclose(remove(frames, torch.from_numpy(everywhere))[0, 2, 3, 3], torch.tensor([50.0] * 3))
+    out = remove(frames, torch.from_numpy(everywhere), rim=0)
+    assert torch.allclose(out[0, 2, 3, 3], torch.tensor([50.0] * 3))
+
+
+def test_remove_takes_a_one_pixel_rim_within_frames():
+    frames = np.full((3, 7, 7, 3), 50, np.uint8)
+    frames[1, 2:5, 2:5] = 250  # a blurred-edged thing: its rim pixels are half-way colours
+    frames[1, 1, 2:5] = 150
+    mask = np.zeros((1, 3, 7, 7), bool)
+    mask[0, 1, 2:5, 2:5] = True  # the exact mask misses the half-way rim
+    out = remove(frames, torch.from_numpy(mask))
+    assert torch.allclose(out[0, 1, 1, 3], torch.tensor([50.0] * 3))  # the rim went with it
+    assert torch.equal(out[0, 0], torch.from_numpy(frames[0]).float())  # other frames untouched
+    assert torch.allclose(remove(frames, torch.from_numpy(mask), rim=0)[0, 1, 1, 3], torch.tensor([150.0] * 3))
+
+
+def test_bottleneck_removal_and_input_reach(tiny_model):
+    from ace3d.explain import remove_features
+
+    act = torch.randn(4, 3, 2, 2)
+    none = torch.zeros(2, 3, 2, 2)
+    assert torch.allclose(remove_features(act, none), act.expand(2, -1, -1, -1, -1))
+    w = torch.zeros(1, 3, 2, 2)
+    w[0, 1, 0, 0] = 1.0  # one cell at one time: filled with the same cell's mean over the other times
+    out = remove_features(act, w)[0]
+    assert torch.allclose(out[:, 1, 0, 0], act[:, [0, 2], 0, 0].mean(1))
+    m = torch.zeros(1, 4, 3, 3, dtype=torch.bool)
+    m[0, 0, 1, 1] = True
+    reach = tiny_model.input_reach(m)
+    # the tiny model compares every frame with frame 0, so a frame-0 pixel reaches every frame
+    assert reach[0, :, 1, 1].all() and reach.sum() == 4
 
 
 def test_explanation_message(tiny_model, tiny_bank, synth_dir):

@@ -172,11 +172,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--clusters", type=int, default=25)
     sp.add_argument("--min-members", type=int, default=20)
     sp.add_argument("--max-videos", type=int, default=0, help="videos per class (0: all)")
-    sp.add_argument("--n-segments", type=int, nargs="+", default=[15, 50, 80])
-    sp.add_argument("--slic-downscale", type=int, default=1, help="segment clips shrunk by this factor in H and W")
-    sp.add_argument("--slic-method", choices=("skimage", "torch"), default="skimage")
-    sp.add_argument("--slic-iterations", type=int, default=10)
-    sp.add_argument("--compactness", type=float, default=20.0, help="SLIC compactness (higher: more regular shapes)")
+    from ace3d.supervoxels import SlicParams
+
+    slic = SlicParams()
+    sp.add_argument("--n-segments", type=int, nargs="+", default=list(slic.n_segments),
+                    help="SLIC resolutions (default: %(default)s; the paper's: 15 50 80)")
+    sp.add_argument("--slic-downscale", type=int, default=slic.downscale,
+                    help="segment clips shrunk by this factor in H and W (default: %(default)s; the paper's: 1)")
+    sp.add_argument("--slic-method", choices=("skimage", "torch"), default=slic.method,
+                    help="torch: vectorised, runs on the model's device; skimage: the reference")
+    sp.add_argument("--slic-iterations", type=int, default=slic.iterations)
+    sp.add_argument("--compactness", type=float, default=slic.compactness,
+                    help="SLIC compactness (higher: more regular shapes)")
     sp.set_defaults(func=cmd_build_bank)
 
     sp = sub.add_parser("explain", help="explain one video: table, JSON and overlay")

@@ -14,7 +14,8 @@ def test_roundtrip_and_metadata(tiny_bank, tiny_model, tiny_bank_path):
     assert b.meta["model"]["fingerprint"] == tiny_model.fingerprint
     for key in ("layer", "clip_shape", "mean", "std"):
         assert key in b.meta["model"]
-    assert b.meta["slic"]["n_segments"] == [15, 50, 80] and b.feature_mode == "pooled"
+    assert b.meta["slic"]["n_segments"] == [15, 50] and b.meta["slic"]["method"] == "torch"
+    assert b.feature_mode == "pooled"
     assert b.meta["correction"] == "benjamini-hochberg"
     assert len(b.names) == len(b.class_index) == len(b.cav) == len(b.thumbnails)
     assert (b.p_corrected >= b.p_raw - 1e-12).all()

@@ -21,7 +21,7 @@ def _clip():
 
 
 def test_segment_multires_and_masks():
-    sv = segment(_clip(), SlicParams(n_segments=(4, 12)))
+    sv = segment(_clip(), SlicParams(n_segments=(4, 12), method="skimage", downscale=1))
     assert len(sv.labels) == 2 and sv.shape == (8, 32, 32)
     assert len(sv) >= 2
     masks = sv.masks()
@@ -34,7 +34,7 @@ def test_segment_multires_and_masks():
 
 
 def test_weights_pool_to_grid_and_sum_to_coverage():
-    sv = segment(_clip(), SlicParams(n_segments=(4,)))
+    sv = segment(_clip(), SlicParams(n_segments=(4,), method="skimage", downscale=1))
     w = sv.weights((2, 4, 4))
     assert w.shape == (len(sv), 2, 4, 4)
     # every voxel belongs to exactly one supervoxel of a single resolution: shares sum to 1 per cell
@@ -57,13 +57,13 @@ def test_downscaled_segmentation_keeps_shape():
 
 
 def test_torch_slic_finds_the_block_like_skimage():
-    sv = segment(_clip(), SlicParams(n_segments=(4, 12), method="torch"))
+    sv = segment(_clip(), SlicParams(n_segments=(4, 12), method="torch", downscale=1))
     assert len(sv.labels) == 2 and sv.shape == (8, 32, 32)
     block = np.zeros((8, 32, 32), bool)
     block[:, 8:20, 8:20] = True
     best = max((m & block).sum() / (m | block).sum() for m in sv.masks())
     assert best > 0.6
-    ref = segment(_clip(), SlicParams(n_segments=(12,))).labels[0]
+    ref = segment(_clip(), SlicParams(n_segments=(12,), method="skimage", downscale=1)).labels[0]
     assert boundary_recall(ref, sv.labels[1]) > 0.5
     assert undersegmentation_error(sv.labels[1], block) < 0.1
 
@@ -92,7 +92,7 @@ def test_lab_and_smoothing_match_the_references():
 
 
 def test_histogram_weights_and_concept_masks_equal_the_dense_ones():
-    sv = segment(_clip(), SlicParams(n_segments=(4, 12), method="torch"))
+    sv = segment(_clip(), SlicParams(n_segments=(4, 12), method="torch", downscale=1))
     dense = torch.nn.functional.adaptive_avg_pool3d(torch.from_numpy(sv.masks()).float(), (4, 8, 8))
     assert torch.allclose(sv.weights((4, 8, 8)), dense, atol=1e-6)
     groups = [np.array([0, len(sv) - 1]), np.arange(1, len(sv), 2)]
@@ -109,3 +109,11 @@ def test_boundary_recall_and_undersegmentation_error():
     assert undersegmentation_error(a, a == 1) == 0.0
     # one label for everything straddles a half-clip object: error = the smaller half
     assert undersegmentation_error(np.zeros_like(a), a == 1) == 0.5
+
+
+def test_banks_from_before_the_method_field_read_as_scikit_image():
+    old = {"n_segments": [15, 50, 80], "compactness": 20.0, "sigma": 1.0, "jaccard": 0.5, "downscale": 1,
+           "min_voxels": 8}
+    p = SlicParams.from_dict(old)
+    assert p.method == "skimage" and p.iterations == 10 and p.n_segments == (15, 50, 80)
+    assert SlicParams.from_dict(SlicParams().to_dict()) == SlicParams()

@@ -55,11 +55,13 @@ def _timed(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]
     return times, out
 
 
+def _labels_near(sv, params: SlicParams, n_segments: int = 50) -> np.ndarray:
+    """An explanation's own supervoxel labels at the resolution closest to `n_segments` (captum's features)."""
+    return sv.labels[int(np.argmin([abs(n - n_segments) for n in params.n_segments]))]
+
+
 def _segments_of(explainer: Explainer, frames: np.ndarray, n_segments: int = 50) -> np.ndarray:
-    """The explanation's own supervoxel labels at the resolution closest to `n_segments` (captum's features)."""
-    params = explainer.slic
-    r = int(np.argmin([abs(n - n_segments) for n in params.n_segments]))
-    return segment(frames, params).labels[r]
+    return _labels_near(segment(frames, explainer.slic, explainer.clf.device), explainer.slic, n_segments)
 
 
 def _machine(explainer: Explainer) -> dict:
@@ -137,10 +139,10 @@ def faithfulness(explainer: Explainer, data: str | Path, limit: int = 10, progre
         auc["explain"].append(baselines.deletion_auc(clf, frames, r.masks, label))
         _, res_sk = sk.explain(video, Request())
         auc["explain_skimage_slic"].append(baselines.deletion_auc(clf, frames, res_sk[0].masks, label))
-        labels = _segments_of(explainer, frames)
+        labels = _labels_near(r.supervoxels, explainer.slic)  # segmented once, by the explanation itself
         cap = baselines.captum_ablation(clf, frames, labels, label)
         auc["captum_feature_ablation"].append(baselines.deletion_auc(clf, frames, cap.masks, label))
-        ref_labels = _segments_of(sk, frames)
+        ref_labels = _labels_near(res_sk[0].supervoxels, sk.slic)
         recall.append(boundary_recall(ref_labels, labels))
         mp = mask_path(Path(path))
         if mp.exists():

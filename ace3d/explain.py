@@ -11,7 +11,9 @@ the score with the top concept removed and the score with every present concept 
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -28,6 +30,7 @@ from ace3d.v1 import explanation_pb2 as pb
 from ace3d.video import Clip, Video, make_clips, to_tensor
 from ace3d.wire import to_volume
 
+log = logging.getLogger(__name__)
 MAX_TOP_K = 100
 MAX_CLIPS = 32
 
@@ -156,6 +159,8 @@ class Explainer:
         # removals run in bfloat16 where the hardware has it (see PRECISIONS); predictions stay float32
         self.bf16 = precision == "bf16" or (precision == "auto" and bf16_native(clf.device))
         self._centroids = torch.from_numpy(bank.centroid)
+        self._frozen: torch.jit.ScriptModule | None = None
+        self._frozen_failed = False
 
     # ------------------------------------------------------------------------------------ steps
     def clips(self, video: Video, request: Request) -> list[Clip]:
@@ -185,11 +190,33 @@ class Explainer:
         mean = torch.tensor(self.clf.mean, device=dev).view(1, 3, 1, 1, 1) * 255
         std = torch.tensor(self.clf.std, device=dev).view(1, 3, 1, 1, 1) * 255
         out = []
+        net = self._frozen_net(batch) if fast and self.bf16 else None
         with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=fast and self.bf16):
             for i in range(0, len(batch), self.batch_size):
-                xb = (batch[i:i + self.batch_size].to(dev).permute(0, 4, 1, 2, 3) - mean) / std
-                out.append(self.clf.logits(_layout(xb)).float().cpu())
+                xb = _layout((batch[i:i + self.batch_size].to(dev).permute(0, 4, 1, 2, 3) - mean) / std)
+                out.append((net(xb) if net is not None else self.clf.logits(xb)).float().cpu())
         return torch.cat(out)
+
+    def _frozen_net(self, batch: torch.Tensor) -> torch.jit.ScriptModule | None:
+        """The model traced and frozen in bfloat16 for the perturbed forwards on a CPU: freezing folds each
+        batch norm into its convolution and oneDNN fuses the activations, so the autocast casts and the
+        separate elementwise passes go. Measured here, 9 demo clips: 19 ms instead of 37 ms with eager
+        autocast, logits within 0.03 of float32. Elsewhere (CUDA, float32) eager mode runs; a model that
+        does not trace falls back to it too."""
+        if self.clf.device.type != "cpu" or self._frozen_failed:
+            return None
+        if self._frozen is None:
+            example = _layout(torch.zeros(1, 3, *batch.shape[1:4]))
+            try:
+                with torch.no_grad(), torch.autocast("cpu", torch.bfloat16), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    traced = torch.jit.trace(_Logits(self.clf).eval(), example, check_trace=False)
+                    self._frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+            except Exception as exc:  # noqa: BLE001 - any model that does not trace keeps eager autocast
+                log.warning("perturbed forwards stay in eager autocast: tracing %s failed: %s", self.clf.name, exc)
+                self._frozen_failed = True
+                return None
+        return self._frozen
 
     def _head_logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits of K x C x t x h x w bottleneck activations (the layers after the bottleneck only)."""
@@ -336,6 +363,17 @@ class Explainer:
         """The final Explanation of a video (streamed parts are skipped)."""
         *_, final = self.stream(video, request)
         return final
+
+
+class _Logits(torch.nn.Module):
+    """The classifier's input-to-logits path as a module, so that tracing sees its weights as parameters."""
+
+    def __init__(self, clf: Classifier) -> None:
+        super().__init__()
+        self.net, self.clf = clf.net, clf
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.clf.logits(x)
 
 
 def _layout(x: torch.Tensor) -> torch.Tensor:

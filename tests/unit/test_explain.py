@@ -112,3 +112,36 @@ def test_options_parsing():
         parse_options(b"\xff\xff\xff")
     with pytest.raises(OptionsError, match="over the limit"):
         Request.from_proto(pb.ExplainOptions(max_clips=10_000))
+
+
+def test_frozen_bf16_perturbed_forwards(tiny_model, tiny_bank):
+    """On a CPU with bf16, perturbed clips run through the traced, frozen model: its logits match float32
+    eager ones to bf16 precision for any batch size; float32 explainers never build it."""
+    clips = torch.rand(5, *tiny_model.clip_shape, 3) * 255
+    ex = Explainer(tiny_model, tiny_bank, precision="bf16")
+    exact = ex._logits_of(clips)  # fast=False: float32 eager
+    fast = ex._logits_of(clips, fast=True)
+    assert ex._frozen is not None and not ex._frozen_failed
+    assert fast.shape == exact.shape
+    assert (fast - exact).abs().max() < 0.05 * max(1.0, float(exact.abs().max()))
+    assert torch.allclose(ex._logits_of(clips[:2], fast=True), fast[:2], atol=1e-3)  # another batch size
+    fp32 = Explainer(tiny_model, tiny_bank, precision="fp32")
+    assert torch.equal(fp32._logits_of(clips, fast=True), exact)
+    assert fp32._frozen is None
+
+
+def test_untraceable_model_keeps_eager_autocast(tiny_model, tiny_bank, caplog):
+    import dataclasses
+
+    def refuses_tracing(x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_tracing():
+            raise RuntimeError("this stage cannot be traced")
+        return x
+
+    clf = dataclasses.replace(tiny_model, stages=[("refuse", refuses_tracing), *tiny_model.stages])
+    ex = Explainer(clf, tiny_bank, precision="bf16")
+    clips = torch.rand(3, *tiny_model.clip_shape, 3) * 255
+    out = ex._logits_of(clips, fast=True)
+    assert ex._frozen_failed and ex._frozen is None
+    assert "tracing" in caplog.text and "eager autocast" in caplog.text
+    assert (out - ex._logits_of(clips)).abs().max() < 0.05 * max(1.0, float(out.abs().max()))

@@ -162,6 +162,19 @@ class Explainer:
         self._frozen: torch.jit.ScriptModule | None = None
         self._frozen_failed = False
 
+    def warmup(self, max_batch: int | None = None) -> float:
+        """Run a blank clip through classification and the perturbed forwards at every batch size up to
+        `max_batch` (default: the explainer's batch size), so that the first requests do not pay for tracing
+        and for oneDNN building its kernels for each new shape (measured on the demo model: a batch size's
+        first call takes about twice its steady time). Returns the seconds it took."""
+        t0 = time.perf_counter()
+        t, h, w = self.clf.clip_shape
+        blank = np.zeros((t, h, w, 3), np.uint8)
+        self.classify([Clip(index=0, frames=blank, frame_indices=list(range(t)), region=(0, 0, w, h))])
+        for k in range(1, (max_batch or self.batch_size) + 1):
+            self._logits_of(torch.zeros(k, t, h, w, 3), fast=True)
+        return time.perf_counter() - t0
+
     # ------------------------------------------------------------------------------------ steps
     def clips(self, video: Video, request: Request) -> list[Clip]:
         return make_clips(video, self.clf.clip_shape, request.max_clips)

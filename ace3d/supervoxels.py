@@ -33,7 +33,7 @@ class SlicParams:
     downscale: int = 2  # segment a clip shrunk by this factor in H and W, then upsample the labels
     min_voxels: int = 8  # supervoxels smaller than this (after upsampling) are dropped
     method: str = "torch"  # or "skimage" (the reference implementation)
-    iterations: int = 5
+    iterations: int = 3
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

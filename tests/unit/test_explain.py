@@ -145,3 +145,10 @@ def test_untraceable_model_keeps_eager_autocast(tiny_model, tiny_bank, caplog):
     assert ex._frozen_failed and ex._frozen is None
     assert "tracing" in caplog.text and "eager autocast" in caplog.text
     assert (out - ex._logits_of(clips)).abs().max() < 0.05 * max(1.0, float(out.abs().max()))
+
+
+def test_warmup_prepares_the_perturbed_path(tiny_model, tiny_bank):
+    ex = Explainer(tiny_model, tiny_bank, precision="bf16", batch_size=3)
+    seconds = ex.warmup()
+    assert seconds > 0 and ex._frozen is not None  # traced before any request
+    assert Explainer(tiny_model, tiny_bank, precision="fp32").warmup(max_batch=2) > 0  # eager path warms too

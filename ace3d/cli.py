@@ -113,7 +113,8 @@ def cmd_bench(args) -> None:
 
     if args.random_model:
         res = synthetic_bench(args.random_model, args.device, repeats=args.repeats, concurrency=args.concurrency,
-                              requests=args.requests)
+                              requests=args.requests, compare=args.baselines,
+                              baseline_repeats=args.baseline_repeats)
     else:
         res = bench(_explainer(args), repeats=args.repeats, baseline_repeats=args.baseline_repeats,
                     compare=not args.no_compare, data=args.data, auc_videos=args.auc_videos)
@@ -212,10 +213,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-compare", action="store_true", help="only classification and explanation")
     sp.add_argument("--data", default=None, help="synthetic test set for the deletion AUC (default: generate one)")
     sp.add_argument("--auc-videos", type=int, default=10, help="videos per class for the deletion AUC (0: skip)")
-    sp.add_argument("--random-model", choices=("x3d_s", "tiny"), default=None,
-                    help="time a random-weight X3D of this shape on --device instead (bench/gpu.sh)")
+    sp.add_argument("--random-model", choices=("x3d_s", "x3d_112", "tiny"), default=None,
+                    help="time a random-weight X3D of this shape on --device instead (bench/gpu.sh; x3d_112: "
+                    "the 16 x 112 x 112 X3D issue 5 measured)")
+    sp.add_argument("--baselines", action="store_true",
+                    help="with --random-model: also time the reference pipeline and captum (slow on a CPU)")
     sp.add_argument("--concurrency", type=int, default=8, help="callers for the throughput of --random-model")
-    sp.add_argument("--requests", type=int, default=64, help="explanations for the throughput of --random-model")
+    sp.add_argument("--requests", type=int, default=64, help="explanations for the throughput of --random-model (0: skip)")
     sp.add_argument("--json", default=None)
     sp.set_defaults(func=cmd_bench)
 

@@ -219,7 +219,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--baselines", action="store_true",
                     help="with --random-model: also time the reference pipeline and captum (slow on a CPU)")
     sp.add_argument("--concurrency", type=int, default=8, help="callers for the throughput of --random-model")
-    sp.add_argument("--requests", type=int, default=64, help="explanations for the throughput of --random-model (0: skip)")
+    sp.add_argument("--requests", type=int, default=64,
+                    help="explanations for the throughput of --random-model (0: skip)")
     sp.add_argument("--json", default=None)
     sp.set_defaults(func=cmd_bench)
 

@@ -110,10 +110,28 @@ def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
     out["captum_feature_ablation"] = {**_median_p90(times), "forwards": cap.forwards,
                                       "clips_evaluated": cap.clips_evaluated, "segments": len(cap.scores),
                                       "perturbations_per_eval": 16}
+    out["segment_ms"] = slic_timing(clip.frames, explainer.slic, explainer.clf.device)
     med = out["explain"]["median_ms"]
     out["ratio_reference_to_explain"] = out["reference"]["median_ms"] / med
     out["ratio_captum_to_explain"] = out["captum_feature_ablation"]["median_ms"] / med
     return out
+
+
+def slic_timing(frames: np.ndarray, params: SlicParams, device: torch.device, rounds: int = 30) -> dict:
+    """Median `segment()` time of the explainer's SLIC, of scikit-image's at the same settings and of
+    scikit-image's at its reference 10 iterations, timed interleaved so that the machine's drift hits all
+    three alike."""
+    variants = {f"{params.method}_{params.iterations}_iterations": params,
+                f"skimage_{params.iterations}_iterations": dataclasses.replace(params, method="skimage"),
+                "skimage_10_iterations": dataclasses.replace(params, method="skimage", iterations=10)}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for i in range(rounds + 1):
+        for name, v in variants.items():
+            t0 = time.perf_counter()
+            segment(frames, v, device)
+            if i:  # the first round warms up
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) * 1000 for name, ts in times.items()}
 
 
 def faithfulness(explainer: Explainer, data: str | Path, limit: int = 10, progress: bool = True) -> dict:
@@ -261,5 +279,5 @@ def synthetic_bench(shape: str = "x3d_s", device: str = "cpu", repeats: int = 20
     return out
 
 
-__all__ = ["bench", "default_video_bytes", "faithfulness", "random_model", "speed", "synthetic_bench",
+__all__ = ["bench", "default_video_bytes", "faithfulness", "random_model", "slic_timing", "speed", "synthetic_bench",
            "throughput"]

@@ -38,6 +38,7 @@ def test_speed_and_faithfulness_report_every_method(tiny_model, tiny_bank, synth
     assert res["ratio_explain_to_classify"] == res["explain"]["median_ms"] / res["classify_only"]["median_ms"]
     # the reference runs one forward per supervoxel and per concept: far more than captum's batched calls
     assert res["reference"]["forwards"] > res["captum_feature_ablation"]["forwards"]
+    assert len(res["segment_ms"]) == 3 and all(v > 0 for v in res["segment_ms"].values())
     f = bench.faithfulness(ex, synth_dir, limit=1, progress=False)
     assert f["videos"] >= 1
     for v in f["deletion_auc_mean"].values():

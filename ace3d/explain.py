@@ -12,6 +12,7 @@ the score with the top concept removed and the score with every present concept 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -161,6 +162,7 @@ class Explainer:
         self._centroids = torch.from_numpy(bank.centroid)
         self._frozen: torch.jit.ScriptModule | None = None
         self._frozen_failed = False
+        self._frozen_lock = threading.Lock()  # concurrent callers (bench throughput) trace once
 
     def warmup(self, max_batch: int | None = None) -> float:
         """Run a blank clip through classification and the perturbed forwards at every batch size up to
@@ -218,18 +220,22 @@ class Explainer:
         does not trace falls back to it too."""
         if self.clf.device.type != "cpu" or self._frozen_failed:
             return None
-        if self._frozen is None:
-            example = _layout(torch.zeros(1, 3, *batch.shape[1:4]))
-            try:
-                with torch.no_grad(), torch.autocast("cpu", torch.bfloat16), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    traced = torch.jit.trace(_Logits(self.clf).eval(), example, check_trace=False)
-                    self._frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-            except Exception as exc:  # noqa: BLE001 - any model that does not trace keeps eager autocast
-                log.warning("perturbed forwards stay in eager autocast: tracing %s failed: %s", self.clf.name, exc)
-                self._frozen_failed = True
-                return None
+        with self._frozen_lock:
+            if self._frozen is None and not self._frozen_failed:
+                self._frozen = self._trace(batch.shape[1:4])
         return self._frozen
+
+    def _trace(self, clip: tuple[int, ...]) -> torch.jit.ScriptModule | None:
+        example = _layout(torch.zeros(1, 3, *clip))
+        try:
+            with torch.no_grad(), torch.autocast("cpu", torch.bfloat16), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(_Logits(self.clf).eval(), example, check_trace=False)
+                return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        except Exception as exc:  # noqa: BLE001 - any model that does not trace keeps eager autocast
+            log.warning("perturbed forwards stay in eager autocast: tracing %s failed: %s", self.clf.name, exc)
+            self._frozen_failed = True
+            return None
 
     def _head_logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits of K x C x t x h x w bottleneck activations (the layers after the bottleneck only)."""

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ace3d.errors import OptionsError
-from ace3d.explain import Explainer, Request, remove
+from ace3d.explain import Explainer, Request, fill_removed, remove
 from ace3d.v1 import explanation_pb2 as pb
 from ace3d.video import read_file
 from ace3d.wire import from_volume, parse_options, to_json
@@ -152,3 +152,15 @@ def test_warmup_prepares_the_perturbed_path(tiny_model, tiny_bank):
     seconds = ex.warmup()
     assert seconds > 0 and ex._frozen is not None  # traced before any request
     assert Explainer(tiny_model, tiny_bank, precision="fp32").warmup(max_batch=2) > 0  # eager path warms too
+
+
+def test_removal_commutes_with_normalisation():
+    """The explainer removes in the model's units (skipping a pass over K clips): the fill is a mean, so that
+    equals normalising the clip removed in pixels."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    masks = torch.from_numpy(rng.random((3, 5, 8, 8)) > 0.7)
+    mean, std = torch.tensor([120.0, 100.0, 90.0]), torch.tensor([60.0, 55.0, 50.0])
+    in_pixels = (remove(frames, masks) - mean) / std
+    in_units = fill_removed((torch.from_numpy(frames).float() - mean) / std, masks)
+    assert torch.allclose(in_units, in_pixels, atol=1e-5)

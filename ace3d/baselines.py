@@ -63,9 +63,8 @@ class _Counted:
 
 def _normalise(clf: Classifier, batch: torch.Tensor) -> torch.Tensor:
     """K x T x H x W x 3 float clips in 0..255 (what `remove` returns) -> the network's K x 3 x T x H x W."""
-    mean = torch.tensor(clf.mean).view(1, 3, 1, 1, 1) * 255
-    std = torch.tensor(clf.std).view(1, 3, 1, 1, 1) * 255
-    return ((batch.permute(0, 4, 1, 2, 3) - mean) / std).to(clf.device)
+    mean, std = clf.pixel_scale(batch.device)
+    return ((batch - mean) / std).permute(0, 4, 1, 2, 3).to(clf.device)
 
 
 def reference_pipeline(clf: Classifier, bank: ConceptBank, frames: np.ndarray, target: int) -> Ranked:

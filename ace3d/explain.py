@@ -208,7 +208,7 @@ class Explainer:
         """Logits of K x T x H x W x 3 float clips (0..255, or already in the model's units with
         `normalised`), in chunks; `fast`: in the explainer's precision for perturbed clips (float32 otherwise)."""
         dev = self.clf.device
-        mean, std = self._scale(dev)
+        mean, std = self.clf.pixel_scale(dev)
         out = []
         net = self._frozen_net(batch) if fast and self.bf16 else None
         with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=fast and self.bf16):
@@ -217,10 +217,6 @@ class Explainer:
                 xb = _layout((xb if normalised else (xb - mean) / std).permute(0, 4, 1, 2, 3))
                 out.append((net(xb) if net is not None else self.clf.logits(xb)).float().cpu())
         return torch.cat(out)
-
-    def _scale(self, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """The model's normalisation in pixel units (0..255), per channel, for channels-last clips."""
-        return (torch.tensor(self.clf.mean, device=dev) * 255, torch.tensor(self.clf.std, device=dev) * 255)
 
     def _frozen_net(self, batch: torch.Tensor) -> torch.jit.ScriptModule | None:
         """The model traced and frozen in bfloat16 for the perturbed forwards on a CPU: freezing folds each
@@ -266,7 +262,7 @@ class Explainer:
             w = F.adaptive_avg_pool3d(self.clf.input_reach(masks).float(), tuple(act.shape[1:]))
             return self._head_logits(remove_features(act, w).to(activation.dtype)), masks.float()
         dev = self.clf.device
-        mean, std = self._scale(dev)
+        mean, std = self.clf.pixel_scale(dev)
         x = (torch.from_numpy(np.ascontiguousarray(clip.frames)).to(dev).float() - mean) / std
         removed = fill_removed(x, masks.to(dev))  # already in the model's units: no pass over K clips
         d = (removed - x[None]).abs_()

@@ -72,6 +72,12 @@ class Classifier:
         self.net.to(self.device)
         return self
 
+    def pixel_scale(self, device: str | torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The normalisation in pixel units (0..255) per channel, shaped for channels-last (... x 3) clips:
+        `(clip - mean) / std` is what the network takes."""
+        dev = self.device if device is None else device
+        return torch.tensor(self.mean, device=dev) * 255, torch.tensor(self.std, device=dev) * 255
+
     def input_reach(self, masks: torch.Tensor) -> torch.Tensor:
         """bool K x T x H x W input voxels -> the network-input voxels they change. Only a parameter-free input
         step can widen it: with first_frame_difference every frame is compared with frame 0, so changing a

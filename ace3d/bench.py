@@ -74,7 +74,8 @@ def _machine(explainer: Explainer) -> dict:
 def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, seed: int = 0,
           compare: bool = True, target_class: str | None = None) -> dict:
     """Timings of 1-4 on the default clip (median and p90 over `repeats`; the slow baselines over
-    `baseline_repeats`), the stage split of 2 and the ratios 2/1, 3/2, 4/2."""
+    `baseline_repeats`), the stage split of 2, the ratios 2/1, 3/2, 4/2 and, with `compare`, `segment_ms`
+    (torch SLIC against scikit-image's, see `slic_timing`)."""
     data = default_video_bytes(seed)
     video = decode(data)
     request = Request(target_class=target_class)

@@ -166,9 +166,6 @@ class _Grid:
     cand: torch.Tensor  # B x 27 candidate centres per block (B: the sentinel)
     mid: int  # each block's middle voxel
 
-    def blocks(self, x: torch.Tensor) -> torch.Tensor:
-        return _to_blocks(x, self.grid, self.size)
-
 
 def _to_blocks(x: torch.Tensor, g: tuple[int, ...], c: tuple[int, ...]) -> torch.Tensor:
     """Tp x Hp x Wp x ... -> B x V x ...: the voxels of each block together."""
@@ -215,7 +212,7 @@ def torch_slic(image: torch.Tensor, n_segments: int, compactness: float = 20.0, 
     g = _slic_grid((t, h, w), n_segments, str(image.device))
     col = F.pad(lab.permute(3, 0, 1, 2)[None], [0, g.padded[2] - w, 0, g.padded[1] - h, 0, g.padded[0] - t],
                 mode="replicate")[0].permute(1, 2, 3, 0)
-    fb = torch.cat([g.blocks(col / compactness), g.pos], -1)  # B x V x 6
+    fb = torch.cat([_to_blocks(col / compactness, g.grid, g.size), g.pos], -1)  # B x V x 6
     k = fb.shape[0]
     centres = fb[:, g.mid].clone()  # K x 6: each block's middle voxel
     cand = g.cand

@@ -5,7 +5,7 @@ import torch
 from ace3d.errors import OptionsError
 from ace3d.explain import Explainer, Request, fill_removed, remove
 from ace3d.v1 import explanation_pb2 as pb
-from ace3d.video import read_file
+from ace3d.video import Clip, read_file, to_tensor
 from ace3d.wire import from_volume, parse_options, to_json
 
 
@@ -121,13 +121,31 @@ def test_frozen_bf16_perturbed_forwards(tiny_model, tiny_bank):
     ex = Explainer(tiny_model, tiny_bank, precision="bf16")
     exact = ex._logits_of(clips)  # fast=False: float32 eager
     fast = ex._logits_of(clips, fast=True)
-    assert ex._frozen is not None and not ex._frozen_failed
+    assert ex._frozen.get("fast") is not None
     assert fast.shape == exact.shape
     assert (fast - exact).abs().max() < 0.05 * max(1.0, float(exact.abs().max()))
     assert torch.allclose(ex._logits_of(clips[:2], fast=True), fast[:2], atol=1e-3)  # another batch size
     fp32 = Explainer(tiny_model, tiny_bank, precision="fp32")
     assert torch.equal(fp32._logits_of(clips, fast=True), exact)
-    assert fp32._frozen is None
+    assert "fast" not in fp32._frozen
+
+
+def test_prediction_runs_through_the_frozen_float32_model(tiny_model, tiny_bank):
+    """On a CPU the prediction's forward (activation and logits) runs traced and frozen in float32: the same
+    numbers as the eager trunk and head, for one clip and for a batch."""
+    ex = Explainer(tiny_model, tiny_bank, precision="fp32")
+    rng = np.random.default_rng(0)
+    t, h, w = tiny_model.clip_shape
+    clips = [Clip(index=i, frames=rng.integers(0, 256, (t, h, w, 3), dtype=np.uint8), frame_indices=list(range(t)),
+                  region=(0, 0, w, h)) for i in range(3)]
+    for batch in (clips[:1], clips):
+        acts, logits = ex.classify(batch)
+        x = torch.stack([to_tensor(c.frames, tiny_model.mean, tiny_model.std) for c in batch])
+        with torch.inference_mode():
+            a = tiny_model.trunk(x)
+            expected = tiny_model.head(a)
+        assert torch.allclose(acts, a, atol=1e-4) and torch.allclose(logits, expected, atol=1e-4)
+    assert ex._frozen.get("exact") is not None
 
 
 def test_untraceable_model_keeps_eager_autocast(tiny_model, tiny_bank, caplog):
@@ -142,15 +160,23 @@ def test_untraceable_model_keeps_eager_autocast(tiny_model, tiny_bank, caplog):
     ex = Explainer(clf, tiny_bank, precision="bf16")
     clips = torch.rand(3, *tiny_model.clip_shape, 3) * 255
     out = ex._logits_of(clips, fast=True)
-    assert ex._frozen_failed and ex._frozen is None
+    assert "fast" in ex._frozen and ex._frozen["fast"] is None
     assert "tracing" in caplog.text and "eager autocast" in caplog.text
+    t, h, w = tiny_model.clip_shape
+    frames = np.full((t, h, w, 3), 128, np.uint8)
+    _, logits = ex.classify([Clip(index=0, frames=frames, frame_indices=list(range(t)), region=(0, 0, w, h))])
+    assert ex._frozen["exact"] is None and "predictions stay in eager mode" in caplog.text
+    with torch.inference_mode():
+        expected = tiny_model.logits(to_tensor(frames, tiny_model.mean, tiny_model.std)[None])
+    assert torch.allclose(logits, expected, atol=1e-5)
     assert (out - ex._logits_of(clips)).abs().max() < 0.05 * max(1.0, float(out.abs().max()))
 
 
 def test_warmup_prepares_the_perturbed_path(tiny_model, tiny_bank):
     ex = Explainer(tiny_model, tiny_bank, precision="bf16", batch_size=3)
     seconds = ex.warmup()
-    assert seconds > 0 and ex._frozen is not None  # traced before any request
+    assert seconds > 0 and ex._frozen.get("fast") is not None  # traced before any request
+    assert ex._frozen.get("exact") is not None
     assert Explainer(tiny_model, tiny_bank, precision="fp32").warmup(max_batch=2) > 0  # eager path warms too
 
 

@@ -262,7 +262,11 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int = 8) -> None:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = w, h
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "12", "preset": "veryfast"}
+        # no macroblock-tree rate control: with it, libx264 here encoded the same frames differently now and
+        # then (3 of 250 synthetic videos between two runs of `ace3d synth`, pixels up to 19 levels apart, also
+        # with one thread and no B-frames); without it 1,000 encodes in four processes were identical to the
+        # byte, so a synthetic data set is the same on every run (files ~25% larger)
+        stream.options = {"crf": "12", "preset": "veryfast", "x264-params": "mbtree=0"}
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
                 container.mux(packet)

@@ -164,6 +164,7 @@ class _Grid:
     padded: tuple[int, int, int]
     pos: torch.Tensor  # B x V x 3 voxel positions / step
     keep: torch.Tensor  # flat indices of the voxels inside the clip (not padding)
+    kept_pos: torch.Tensor  # 3 x N: the positions of those voxels, rows for the centre sums
     cand: torch.Tensor  # B x 27 candidate centres per block (B: the sentinel)
     mid: int  # each block's middle voxel
 
@@ -197,7 +198,8 @@ def _slic_grid(dims: tuple[int, int, int], n_segments: int, device: str) -> _Gri
     # a candidate outside the grid points at a sentinel centre (index K) too far away to win
     cand = torch.where(valid, cand, torch.full_like(cand, len(gi)))
     keep = _to_blocks(real, grid, size).reshape(-1).nonzero()[:, 0]
-    return _Grid(size, grid, padded, _to_blocks(pos / step, grid, size).contiguous(), keep, cand, mid)
+    pos = _to_blocks(pos / step, grid, size).contiguous()
+    return _Grid(size, grid, padded, pos, keep, pos.reshape(-1, 3)[keep].T.contiguous(), cand, mid)
 
 
 def torch_slic(image: torch.Tensor, n_segments: int, compactness: float = 20.0, sigma: float = 1.0,
@@ -213,18 +215,20 @@ def torch_slic(image: torch.Tensor, n_segments: int, compactness: float = 20.0, 
     g = _slic_grid((t, h, w), n_segments, str(image.device))
     col = F.pad(lab.permute(3, 0, 1, 2)[None], [0, g.padded[2] - w, 0, g.padded[1] - h, 0, g.padded[0] - t],
                 mode="replicate")[0].permute(1, 2, 3, 0)
-    fb = torch.cat([_to_blocks(col / compactness, g.grid, g.size), g.pos], -1)  # B x V x 6
+    colour = _to_blocks(col / compactness, g.grid, g.size)
+    fb = torch.cat([colour, g.pos], -1)  # B x V x 6
     k = fb.shape[0]
     centres = fb[:, g.mid].clone()  # K x 6: each block's middle voxel
     cand = g.cand
     far = torch.full((1, 6), 1e6, device=fb.device, dtype=fb.dtype)
-    flat_t = fb.reshape(-1, 6)[g.keep].T.contiguous()  # 6 x N: index_add_ along a row is ~6x faster here
+    # 6 x N rows of the voxels inside the clip (index_add_ along a row is ~6x faster here); positions cached
+    flat_t = torch.cat([colour.reshape(-1, 3).index_select(0, g.keep).T, g.kept_pos])
     for _ in range(iterations):
         # |f|^2 is the same for every candidate of a voxel, so the argmin needs only |c|^2 - 2 f.c
         c = torch.cat([centres, far])[cand]  # B x 27 x 6
         d = torch.baddbmm((c * c).sum(-1)[:, None, :], fb, c.transpose(1, 2), alpha=-2)
         assign = cand.gather(1, d.argmin(-1))  # B x V centre ids
-        a = assign.reshape(-1)[g.keep]
+        a = assign.reshape(-1).index_select(0, g.keep)
         count = torch.bincount(a, minlength=k)
         sums = torch.zeros(6, k, dtype=fb.dtype, device=fb.device).index_add_(1, a, flat_t).T
         seen = count > 0
@@ -232,8 +236,9 @@ def torch_slic(image: torch.Tensor, n_segments: int, compactness: float = 20.0, 
     grid, size = g.grid, g.size
     labels = assign.view(grid[0], grid[1], grid[2], size[0], size[1], size[2]).permute(0, 3, 1, 4, 2, 5)
     labels = labels.reshape(g.padded)[:t, :h, :w]
-    _, labels = torch.unique(labels, return_inverse=True)
-    return labels
+    # consecutive labels, as torch.unique's inverse gives them, from the final counts (no sort)
+    used = torch.bincount(labels.reshape(-1), minlength=k) > 0
+    return (used.cumsum(0) - 1)[labels]
 
 
 def segment(frames: np.ndarray, params: SlicParams = SlicParams(), device: str | torch.device = "cpu") -> Supervoxels:

@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", category=category, module=r"(torch|torchvision|pytorchvideo|fvcore)\b")
     args = parser().parse_args(argv)
     from ace3d.errors import Ace3dError
+    from ace3d.runtime import keep_freed_memory
+
+    keep_freed_memory()  # explanations allocate and free tens of MB each: see ace3d/runtime.py
 
     t0 = time.time()
     try:

@@ -53,7 +53,7 @@ from ts.metrics.metric_type_enum import MetricTypes  # noqa: E402
 from ts.utils.util import PredictionException  # noqa: E402
 
 from ace3d import bank as banks  # noqa: E402
-from ace3d import models, wire  # noqa: E402
+from ace3d import models, runtime, wire  # noqa: E402
 from ace3d.errors import Ace3dError, OptionsError, VideoError  # noqa: E402
 from ace3d.explain import MAX_CLIPS, Explainer, Request  # noqa: E402
 from ace3d.v1 import explanation_pb2 as pb  # noqa: E402
@@ -111,6 +111,8 @@ class Ace3dHandler:
         device = f"cuda:{gpu_id}" if torch.cuda.is_available() and gpu_id is not None else "cpu"
         if int(cfg.get("threads", 0)) > 0:
             torch.set_num_threads(int(cfg["threads"]))
+        # glibc keeps freed heap for the next request instead of faulting it in again (ace3d/runtime.py)
+        kept = runtime.keep_freed_memory() if cfg.get("keep_freed_memory", True) else False
         serving = json.loads((model_dir / SERVING_FILE).read_text())
         spec = _resolve_spec(serving["model"], model_dir)
         clf = models.load(spec, layer=serving.get("layer"), device=device)
@@ -130,8 +132,8 @@ class Ace3dHandler:
         warm = self.explainer.warmup() if cfg.get("warmup", True) else 0.0
         self.initialized = True
         logger.info("ace3d handler ready: model %s on %s (%d torch threads), bank %s (%s features), limits %s, "
-                    "max_clips %d, warm-up %.2f s", clf.name, device, torch.get_num_threads(), bank.bank_id,
-                    bank.feature_mode, self.limits, self.max_clips, warm)
+                    "max_clips %d, warm-up %.2f s, freed memory kept: %s", clf.name, device, torch.get_num_threads(),
+                    bank.bank_id, bank.feature_mode, self.limits, self.max_clips, warm, kept)
 
     def _init_metrics(self, context, spec_path: Path) -> None:
         """Find our metrics in the worker's cache (declared in the server's metrics config); a metric missing

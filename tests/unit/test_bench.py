@@ -32,9 +32,12 @@ def test_gpu_script_tiny_cpu_path(tmp_path):
 
 def test_speed_and_faithfulness_report_every_method(tiny_model, tiny_bank, synth_dir):
     ex = Explainer(tiny_model, tiny_bank)
-    res = bench.speed(ex, repeats=2, baseline_repeats=1)
+    res = bench.speed(ex, repeats=3, baseline_repeats=2)
     for key in ("classify_only", "explain", "reference", "captum_feature_ablation"):
         assert res[key]["median_ms"] > 0
+    assert res["explain"]["runs"] == 3  # the baselines' runs sit between the explanation's rounds
+    assert res["reference"]["runs"] == res["captum_feature_ablation"]["runs"] == 2
+    assert bench.speed(ex, repeats=1, baseline_repeats=3)["reference"]["runs"] == 3  # more than rounds: all run
     assert res["ratio_explain_to_classify"] == res["explain"]["median_ms"] / res["classify_only"]["median_ms"]
     # the reference runs one forward per supervoxel and per concept: far more than captum's batched calls
     assert res["reference"]["forwards"] > res["captum_feature_ablation"]["forwards"]

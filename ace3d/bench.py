@@ -110,7 +110,7 @@ def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
                  "explain_stages": {k: _median_p90(v) for k, v in stages.items()},
                  "target_class": first.target_class}
     out["ratio_explain_to_classify"] = out["explain"]["median_ms"] / out["classify_only"]["median_ms"]
-    if not compare or ref is None or cap is None:
+    if ref is None:  # no baseline ran: compare off, or baseline_repeats 0
         return out
     out["reference"] = {**_median_p90(ref_times), "forwards": ref.forwards, "clips_evaluated": ref.clips_evaluated}
     out["captum_feature_ablation"] = {**_median_p90(cap_times), "forwards": cap.forwards,

@@ -11,7 +11,7 @@ GRPC_MANAGEMENT_PORT ?= 7071
 DEMO_MAR := $(MODEL_STORE)/$(SERVE_NAME).mar
 # The archive is rebuilt when what it packs changes: the default model and bank, the handler, the configs, ace3d.
 DEMO_MAR_INPUTS := $(wildcard ace3d/assets/demo_model.* ace3d/assets/demo_bank.npz) handlers/ace3d_handler.py \
-	$(MODEL_STORE)/model-config.yaml $(MODEL_STORE)/metrics.yaml $(wildcard ace3d/*.py ace3d/v1/*.py)
+	$(MODEL_STORE)/model-config.yaml $(MODEL_STORE)/metrics.yaml $(shell find ace3d -name "*.py")
 
 .PHONY: archive serve stop
 

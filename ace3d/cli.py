@@ -31,22 +31,22 @@ def _bank_path(args) -> Path:
 
 
 def _explainer(args):
-    from ace3d import bank
-    from ace3d.explain import Explainer
+    from ace3d.method import bank
+    from ace3d.method.explainer import Explainer
 
     return Explainer(_model(args), bank.load(_bank_path(args)), removal=getattr(args, "removal", "input"),
                      precision=getattr(args, "precision", "auto"))
 
 
 def cmd_synth(args) -> None:
-    from ace3d.synth import generate
+    from ace3d.jobs.synth import generate
 
     generate(args.out, per_class=args.per_class, seed=args.seed, n_random=args.random)
     print(f"wrote synthetic videos to {args.out}")
 
 
 def cmd_train(args) -> None:
-    from ace3d.train import TrainConfig, train
+    from ace3d.jobs.train import TrainConfig, train
 
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, clip_shape=(16, args.size, args.size), lr=args.lr,
                       still=args.still, init=args.init)
@@ -57,9 +57,9 @@ def cmd_train(args) -> None:
 
 
 def cmd_build_bank(args) -> None:
-    from ace3d.builder import BankParams, build
-    from ace3d.concepts import ConceptParams
-    from ace3d.supervoxels import SlicParams
+    from ace3d.jobs.build_bank import BankParams, build
+    from ace3d.method.concepts import ConceptParams
+    from ace3d.method.slic_params import SlicParams
 
     clf = _model(args)
     classes = None if args.classes in (None, "all") else [c.strip() for c in args.classes.split(",") if c.strip()]
@@ -77,15 +77,14 @@ def cmd_build_bank(args) -> None:
 
 
 def cmd_explain(args) -> None:
-    from ace3d import report, video, wire
-    from ace3d.explain import Request
+    from ace3d import report, wire
+    from ace3d.method import video
+    from ace3d.method.explainer import Request
 
     explainer = _explainer(args)
+    req = explainer.resolve(Request(target_class=args.target, top_k=args.top_k, max_concepts=args.max_concepts,
+                                    max_clips=args.max_clips))  # an unknown class fails before any work
     v = video.read_file(args.video)
-    req = Request(target_class=args.target, top_k=args.top_k, max_concepts=args.max_concepts,
-                  max_clips=args.max_clips)
-    if req.target_class:
-        explainer.clf.class_index(req.target_class)  # fail before any work on an unknown class
     exp, _ = explainer.explain(v, req)
     print(report.table(exp))
     if args.json:
@@ -98,9 +97,11 @@ def cmd_explain(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from ace3d import report
-    from ace3d.evaluate import evaluate
+    from ace3d.evaluation.faithfulness import evaluate
+    from ace3d.evaluation.methods import AceMethod
 
-    res = evaluate(_explainer(args), args.data, limit=args.limit)
+    explainer = _explainer(args)
+    res = evaluate(explainer.engine, AceMethod(explainer), args.data, limit=args.limit)
     text = json.dumps(res, indent=1)
     print(text)
     if args.json:
@@ -109,7 +110,8 @@ def cmd_evaluate(args) -> None:
 
 def cmd_bench(args) -> None:
     from ace3d import report
-    from ace3d.bench import bench, synthetic_bench
+    from ace3d.evaluation.bench import bench
+    from ace3d.evaluation.gpu_bench import synthetic_bench
 
     if args.random_model:
         res = synthetic_bench(args.random_model, args.device, repeats=args.repeats, concurrency=args.concurrency,
@@ -148,7 +150,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--per-class", type=int, default=50)
     sp.add_argument("--random", type=int, default=None, help="random videos (default: per-class)")
     sp.add_argument("--seed", type=int, default=0)
-    sp.set_defaults(func=cmd_synth)
+    sp.set_defaults(func=cmd_synth, computes=True)
 
     sp = sub.add_parser("train", help="train the default model on a synthetic data set")
     sp.add_argument("--data", required=True)
@@ -161,7 +163,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--still", type=float, default=0.0,
                     help="share of each batch made motionless and labelled no_motion (adds that class)")
     sp.add_argument("--init", default=None, help="model spec to start from, e.g. demo (fine-tuning)")
-    sp.set_defaults(func=cmd_train)
+    sp.set_defaults(func=cmd_train, computes=True)
 
     sp = sub.add_parser("build-bank", help="discover concepts and test them (TCAV) into a bank file")
     model_args(sp, bank=False)
@@ -173,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--clusters", type=int, default=25)
     sp.add_argument("--min-members", type=int, default=20)
     sp.add_argument("--max-videos", type=int, default=0, help="videos per class (0: all)")
-    from ace3d.supervoxels import SlicParams
+    from ace3d.method.slic_params import SlicParams
 
     slic = SlicParams()
     sp.add_argument("--n-segments", type=int, nargs="+", default=list(slic.n_segments),
@@ -185,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--slic-iterations", type=int, default=slic.iterations)
     sp.add_argument("--compactness", type=float, default=slic.compactness,
                     help="SLIC compactness (higher: more regular shapes)")
-    sp.set_defaults(func=cmd_build_bank)
+    sp.set_defaults(func=cmd_build_bank, computes=True)
 
     sp = sub.add_parser("explain", help="explain one video: table, JSON and overlay")
     model_args(sp)
@@ -196,14 +198,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-clips", type=int, default=1)
     sp.add_argument("--json", default=None)
     sp.add_argument("--overlay", default=None, help="animated GIF of heatmap and concept outlines")
-    sp.set_defaults(func=cmd_explain)
+    sp.set_defaults(func=cmd_explain, computes=True)
 
     sp = sub.add_parser("evaluate", help="faithfulness and localisation on a synthetic test set")
     model_args(sp)
     sp.add_argument("--data", required=True)
     sp.add_argument("--json", default=None)
     sp.add_argument("--limit", type=int, default=0, help="videos per class (0: all)")
-    sp.set_defaults(func=cmd_evaluate)
+    sp.set_defaults(func=cmd_evaluate, computes=True)
 
     sp = sub.add_parser("bench", help="what an explanation costs beside a classification, the reference "
                         "pipeline and captum, and the deletion AUC that shows speed was not bought with faithfulness")
@@ -222,15 +224,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--requests", type=int, default=64,
                     help="explanations for the throughput of --random-model (0: skip)")
     sp.add_argument("--json", default=None)
-    sp.set_defaults(func=cmd_bench)
+    sp.set_defaults(func=cmd_bench, computes=True)
 
-    # Serving commands live beside the serving code (ace3d/archive.py, ace3d/client.py).
-    import importlib
-    import importlib.util
+    # Serving commands live beside the serving code; none of these modules imports torch.
+    from ace3d.serving import archive, client, loadtest, server
 
-    for mod in ("ace3d.archive", "ace3d.client", "ace3d.loadtest"):
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod).add_parser(sub)
+    for mod in (archive, server, client, loadtest):
+        mod.add_parser(sub)
     return p
 
 
@@ -242,9 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", category=category, module=r"(torch|torchvision|pytorchvideo|fvcore)\b")
     args = parser().parse_args(argv)
     from ace3d.errors import Ace3dError
-    from ace3d.runtime import keep_freed_memory
 
-    keep_freed_memory()  # explanations allocate and free tens of MB each: see ace3d/runtime.py
+    if getattr(args, "computes", False):  # the serving commands are thin clients: no torch
+        from ace3d.memory import keep_freed_memory
+
+        keep_freed_memory()  # explanations allocate and free tens of MB each: see ace3d/memory.py
 
     t0 = time.time()
     try:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-from skimage.segmentation import find_boundaries
 
 from ace3d.files import atomic_write, write_text  # noqa: F401 - write_text is part of this API
 from ace3d.v1 import explanation_pb2 as pb
@@ -45,6 +43,8 @@ def table(exp: pb.Explanation) -> str:
 
 def overlay_frames(frames: np.ndarray, clip: pb.ClipExplanation) -> np.ndarray:
     """Frames with the heatmap blended in red and each concept's outline in its colour."""
+    from skimage.segmentation import find_boundaries  # drawing only: `table` stays light for thin clients
+
     heat = from_volume(clip.heatmap).astype(np.float32)
     cmap = from_volume(clip.concept_map)
     out = frames.astype(np.float32)
@@ -58,6 +58,8 @@ def overlay_frames(frames: np.ndarray, clip: pb.ClipExplanation) -> np.ndarray:
 
 def write_gif(path: str | Path, frames: np.ndarray, scale: int = 3, fps: int = 6) -> Path:
     """An animated GIF, written atomically (no partial file on failure)."""
+    from PIL import Image
+
     imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
     return atomic_write(path, lambda tmp: imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:],
                                                        duration=int(1000 / fps), loop=0))
@@ -66,7 +68,7 @@ def write_gif(path: str | Path, frames: np.ndarray, scale: int = 3, fps: int = 6
 def clip_frames(video, clip: pb.ClipExplanation) -> np.ndarray:
     """Rebuild a clip's frames from the source video with the clip's own `frame_indices` and `region`,
     so a client can draw a served explanation over the video it sent."""
-    from ace3d.video import resize_frames
+    from ace3d.method.video import resize_frames
 
     t, h, w = from_volume(clip.heatmap).shape
     kh, kw = video.frames.shape[1:3]

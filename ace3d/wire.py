@@ -15,9 +15,8 @@ from ace3d.v1 import explanation_pb2 as pb
 VOLUME_DTYPES = ("float16", "float32", "uint8", "uint16")
 
 
-# zlib level 1: measured on an explanation's float16 heatmap (16 x 64 x 64), 2.2 ms instead of 5.3 ms at
-# level 6 for the same size (83 kB vs 82 kB; half floats barely compress); the uint8 concept map grows from
-# 1.5 kB to 2.9 kB and takes 0.08 ms instead of 0.33 ms.
+# zlib level 1: float16 heatmaps barely compress, so a higher level costs time for no size
+# (docs/PERFORMANCE.md has the figures)
 ZLIB_LEVEL = 1
 
 

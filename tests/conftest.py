@@ -14,7 +14,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory) -> Path:
-    from ace3d.synth import generate
+    from ace3d.jobs.synth import generate
 
     out = tmp_path_factory.mktemp("synth")
     return generate(out, per_class=6, seed=3, n_random=6, progress=False)
@@ -24,7 +24,7 @@ def synth_dir(tmp_path_factory) -> Path:
 def tiny_model_json(synth_dir, tmp_path_factory) -> Path:
     """A small X3D at 16 x 32 x 32, trained for one epoch: real weights, seconds to make. Returns the
     config path, which `--model demo:PATH` loads."""
-    from ace3d.train import TrainConfig, train
+    from ace3d.jobs.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("model") / "tiny"
     cfg = TrainConfig(clip_shape=(16, 32, 32), epochs=1, batch_size=8,
@@ -43,8 +43,8 @@ def tiny_model(tiny_model_json):
 
 @pytest.fixture(scope="session")
 def tiny_bank_path(tiny_model, synth_dir, tmp_path_factory) -> Path:
-    from ace3d.builder import BankParams, build
-    from ace3d.concepts import ConceptParams
+    from ace3d.jobs.build_bank import BankParams, build
+    from ace3d.method.concepts import ConceptParams
 
     params = BankParams(n_random_sets=5, random_set_size=10, concepts=ConceptParams(n_clusters=20, min_members=3))
     bank = build(tiny_model, synth_dir, params=params, progress=False)
@@ -53,6 +53,6 @@ def tiny_bank_path(tiny_model, synth_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bank(tiny_bank_path):
-    from ace3d import bank
+    from ace3d.method import bank
 
     return bank.load(tiny_bank_path)

@@ -5,10 +5,12 @@ the actor."""
 
 import pytest
 
-from ace3d import bank, models
-from ace3d.evaluate import evaluate
-from ace3d.explain import Explainer
-from ace3d.synth import generate
+from ace3d import models
+from ace3d.evaluation.faithfulness import evaluate
+from ace3d.evaluation.methods import AceMethod
+from ace3d.jobs.synth import generate
+from ace3d.method import bank
+from ace3d.method.explainer import Explainer
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +18,7 @@ def report(tmp_path_factory):
     data = generate(tmp_path_factory.mktemp("fresh"), per_class=4, seed=1234, n_random=0, progress=False)
     clf = models.load("demo")
     ex = Explainer(clf, bank.load(models.ASSETS / "demo_bank.npz"))
-    return evaluate(ex, data, progress=False)
+    return evaluate(ex.engine, AceMethod(ex), data, progress=False)
 
 
 def test_model_is_accurate(report):

@@ -69,7 +69,7 @@ class Served:
         return _worker_pid(self.server, self.model)
 
     def client(self, **kw):
-        from ace3d.client import Ace3dClient
+        from ace3d.serving.client import Ace3dClient
 
         kw.setdefault("token", self.token)
         kw.setdefault("deadline", 120.0)
@@ -81,10 +81,10 @@ def _model_and_bank(tmp: Path) -> tuple[str, Path]:
     if (ASSETS / "demo_bank.npz").is_file() and (ASSETS / "demo_model.json").is_file():
         return "demo", ASSETS / "demo_bank.npz"
     from ace3d import models
-    from ace3d.builder import BankParams, build
-    from ace3d.concepts import ConceptParams
-    from ace3d.synth import generate
-    from ace3d.train import TrainConfig, train
+    from ace3d.jobs.build_bank import BankParams, build
+    from ace3d.jobs.synth import generate
+    from ace3d.jobs.train import TrainConfig, train
+    from ace3d.method.concepts import ConceptParams
 
     data = generate(tmp / "synth", per_class=6, seed=3, n_random=6, progress=False)
     cfg = TrainConfig(clip_shape=(16, 32, 32), epochs=1, batch_size=8,
@@ -112,7 +112,8 @@ def _worker_pid(server, model: str) -> int:
 def serving(tmp: Path, spec: str, bank: Path, name: str, model_config: str, max_request: int, label: str):
     """Archive `spec` + `bank` as `name` with `model_config`, start a TorchServe on free loopback ports, yield
     (server, archive) and always stop it, checking that nothing of it (launcher, java, worker) outlives it."""
-    from ace3d.archive import LocalServer, Ports, build_archive
+    from ace3d.serving.archive import build_archive
+    from ace3d.serving.server import LocalServer, Ports
 
     (tmp / "model-config.yaml").write_text(model_config)
     store = tmp / "store"
@@ -149,7 +150,7 @@ def served(tmp_path_factory) -> Served:
 @pytest.fixture(scope="session")
 def video_bytes() -> bytes:
     """The default synthetic clip (one move_right video) as mp4 bytes."""
-    from ace3d.bench import default_video_bytes
+    from ace3d.jobs.synth import default_video_bytes
 
     return default_video_bytes()
 
@@ -157,8 +158,8 @@ def video_bytes() -> bytes:
 @pytest.fixture(scope="session")
 def long_video(tmp_path_factory) -> bytes:
     """Three synthetic videos one after another: long enough for three clips."""
-    from ace3d.synth import DIRECTIONS, render
-    from ace3d.video import write_mp4
+    from ace3d.jobs.synth import DIRECTIONS, render
+    from ace3d.method.video import write_mp4
 
     rng = np.random.default_rng(11)
     frames = np.concatenate([render(rng, DIRECTIONS[d])[0] for d in ("move_right", "move_left", "move_up")])

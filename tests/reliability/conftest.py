@@ -59,6 +59,6 @@ def rel_server(model_pair, tmp_path_factory) -> Server:
 
 @pytest.fixture(scope="session")
 def valid_video() -> bytes:
-    from ace3d.bench import default_video_bytes
+    from ace3d.jobs.synth import default_video_bytes
 
     return default_video_bytes()

@@ -71,7 +71,7 @@ class Server:
         return self.server.metrics_url
 
     def client(self, **kw):
-        from ace3d.client import Ace3dClient
+        from ace3d.serving.client import Ace3dClient
 
         kw.setdefault("token", self.token)
         kw.setdefault("deadline", 60.0)
@@ -109,7 +109,7 @@ def record(section: str, figures: dict) -> None:
     p.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-INIT_FAILED = "ace3d handler failed to initialize:"  # the line handlers/ace3d_handler.py logs
+from ace3d.serving.protocol import INIT_FAILED  # noqa: E402, F401 - the line the handler logs
 
 
 def http(method: str, url: str, token: str | None = None, data: bytes | None = None,

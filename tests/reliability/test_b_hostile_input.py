@@ -1,4 +1,4 @@
-"""Hostile input: >= 1,000 seeded malformed requests (ace3d/fuzz.py) over gRPC to one real TorchServe.
+"""Hostile input: >= 1,000 seeded malformed requests (tests/fuzz_inputs.py) over gRPC to one real TorchServe.
 
 Every refused case must get INVALID_ARGUMENT or RESOURCE_EXHAUSTED with a message; valid-but-odd cases must
 get OK; mutated containers either. No INTERNAL, UNAVAILABLE or hang, no worker restart, nothing unpickled,
@@ -15,8 +15,8 @@ import grpc
 import pytest
 from rel_helpers import MAX_BYTES, MAX_FRAMES, MAX_PIXELS, record
 
-from ace3d import fuzz
-from ace3d.client import RemoteError
+from ace3d.serving.client import RemoteError
+from tests import fuzz_inputs as fuzz
 
 pytestmark = pytest.mark.reliability
 

@@ -17,8 +17,13 @@ import numpy as np
 import pytest
 from rel_helpers import http
 
-from ace3d.archive import DEFAULT_PROPERTIES, REPO, _read_properties
-from ace3d.client import RemoteError
+from ace3d.models.checkpoints import read_state
+from ace3d.serving.client import RemoteError
+from ace3d.serving.project import project_root
+from ace3d.serving.server import default_properties, read_properties
+
+REPO = project_root()
+DEFAULT_PROPERTIES = default_properties()
 
 pytestmark = pytest.mark.reliability
 
@@ -59,7 +64,7 @@ def test_every_endpoint_of_the_server_listens_on_loopback_only(rel_server):
 def test_shipped_configs_keep_management_on_loopback_and_the_model_api_off(props):
     if not props.is_file():
         pytest.skip(f"{props} not in this checkout")
-    cfg = _read_properties(props)
+    cfg = read_properties(props)
     assert urllib.parse.urlsplit(cfg["management_address"]).hostname == "127.0.0.1"
     assert cfg.get("grpc_management_address", "127.0.0.1") == "127.0.0.1"
     assert cfg["enable_model_api"] == "false"
@@ -115,9 +120,8 @@ def test_nothing_from_a_bank_or_a_checkpoint_is_unpickled(tmp_path, model_pair):
     pickle never runs (the marker file it would create does not appear)."""
     import torch
 
-    from ace3d import bank as banks
-    from ace3d import models
     from ace3d.errors import BankError, ModelError
+    from ace3d.method import bank as banks
 
     marker = Path("/tmp/ace3d-unpickled-marker")
     marker.unlink(missing_ok=True)
@@ -133,5 +137,5 @@ def test_nothing_from_a_bank_or_a_checkpoint_is_unpickled(tmp_path, model_pair):
     evil_ckpt = tmp_path / "evil.pt"
     torch.save({"model_state": {"w": torch.zeros(1)}, "x": _Evil()}, evil_ckpt)
     with pytest.raises(ModelError):
-        models._read_state(evil_ckpt)
+        read_state(evil_ckpt)
     assert not marker.exists(), "a pickle was executed"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from rel_helpers import MAX_CLIPS, record
 
-from ace3d.client import RemoteError
+from ace3d.serving.client import RemoteError
 from ace3d.v1 import explanation_pb2 as pb
 
 pytestmark = pytest.mark.reliability
@@ -28,8 +28,8 @@ LOAD_DEADLINE = 60.0  # per request of the load
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory) -> bytes:
     """MAX_CLIPS synthetic videos one after another: enough frames for MAX_CLIPS clips."""
-    from ace3d.synth import DIRECTIONS, render
-    from ace3d.video import write_mp4
+    from ace3d.jobs.synth import DIRECTIONS, render
+    from ace3d.method.video import write_mp4
 
     rng = np.random.default_rng(5)
     names = list(DIRECTIONS)

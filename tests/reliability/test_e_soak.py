@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from rel_helpers import record
 
-from ace3d.client import RemoteError
+from ace3d.serving.client import RemoteError
 from ace3d.v1 import explanation_pb2 as pb
 
 pytestmark = pytest.mark.reliability

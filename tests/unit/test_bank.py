@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from ace3d import bank as bank_mod
 from ace3d.errors import BankError
+from ace3d.method import bank as bank_mod
 
 
 def test_roundtrip_and_metadata(tiny_bank, tiny_model, tiny_bank_path):

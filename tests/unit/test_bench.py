@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ace3d import bench
-from ace3d.explain import Explainer
+from ace3d.evaluation import bench
+from ace3d.method.explainer import Explainer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -48,7 +48,7 @@ def test_bad_input_is_one_line(case, model_json, tiny_bank_path, synth_dir, tmp_
     elif case == "unknown_class":
         extra = ["--target", "fly_away"]
     elif case == "other_bank":
-        from ace3d import bank as bank_mod
+        from ace3d.method import bank as bank_mod
 
         b = bank_mod.load(tiny_bank_path)
         b.meta["model"]["fingerprint"] = "feedfacefeedface"

@@ -3,41 +3,15 @@ import pytest
 import torch
 
 from ace3d.errors import OptionsError
-from ace3d.explain import Explainer, Request, fill_removed, remove
+from ace3d.method.explainer import Explainer, Request
+from ace3d.method.video import read_file
+from ace3d.serving.service import request_from_options
 from ace3d.v1 import explanation_pb2 as pb
-from ace3d.video import Clip, read_file, to_tensor
 from ace3d.wire import from_volume, parse_options, to_json
 
 
-def test_remove_fills_from_other_frames():
-    frames = np.zeros((4, 6, 6, 3), np.uint8)
-    frames[:, :, :] = 50
-    frames[1, 2:4, 2:4] = 250  # a thing present in frame 1 only
-    mask = np.zeros((1, 4, 6, 6), bool)
-    mask[0, 1, 2:4, 2:4] = True
-    out = remove(frames, torch.from_numpy(mask))
-    assert out.shape == (1, 4, 6, 6, 3)
-    assert torch.allclose(out[0, 1, 2, 2], torch.tensor([50.0, 50.0, 50.0]))  # background restored
-    everywhere = np.ones((1, 4, 6, 6), bool)
-    everywhere[0, :, 0, 0] = False  # only one pixel survives: its colour fills the rest
-    out = remove(frames, torch.from_numpy(everywhere), rim=0)
-    assert torch.allclose(out[0, 2, 3, 3], torch.tensor([50.0] * 3))
-
-
-def test_remove_takes_a_one_pixel_rim_within_frames():
-    frames = np.full((3, 7, 7, 3), 50, np.uint8)
-    frames[1, 2:5, 2:5] = 250  # a blurred-edged thing: its rim pixels are half-way colours
-    frames[1, 1, 2:5] = 150
-    mask = np.zeros((1, 3, 7, 7), bool)
-    mask[0, 1, 2:5, 2:5] = True  # the exact mask misses the half-way rim
-    out = remove(frames, torch.from_numpy(mask))
-    assert torch.allclose(out[0, 1, 1, 3], torch.tensor([50.0] * 3))  # the rim went with it
-    assert torch.equal(out[0, 0], torch.from_numpy(frames[0]).float())  # other frames untouched
-    assert torch.allclose(remove(frames, torch.from_numpy(mask), rim=0)[0, 1, 1, 3], torch.tensor([150.0] * 3))
-
-
 def test_bottleneck_removal_and_input_reach(tiny_model):
-    from ace3d.explain import remove_features
+    from ace3d.method.removal import remove_features
 
     act = torch.randn(4, 3, 2, 2)
     none = torch.zeros(2, 3, 2, 2)
@@ -111,82 +85,4 @@ def test_options_parsing():
     with pytest.raises(OptionsError, match="malformed options"):
         parse_options(b"\xff\xff\xff")
     with pytest.raises(OptionsError, match="over the limit"):
-        Request.from_proto(pb.ExplainOptions(max_clips=10_000))
-
-
-def test_frozen_bf16_perturbed_forwards(tiny_model, tiny_bank):
-    """On a CPU with bf16, perturbed clips run through the traced, frozen model: its logits match float32
-    eager ones to bf16 precision for any batch size; float32 explainers never build it."""
-    clips = torch.rand(5, *tiny_model.clip_shape, 3) * 255
-    ex = Explainer(tiny_model, tiny_bank, precision="bf16")
-    exact = ex._logits_of(clips)  # fast=False: float32 eager
-    fast = ex._logits_of(clips, fast=True)
-    assert ex._frozen.get("fast") is not None
-    assert fast.shape == exact.shape
-    assert (fast - exact).abs().max() < 0.05 * max(1.0, float(exact.abs().max()))
-    assert torch.allclose(ex._logits_of(clips[:2], fast=True), fast[:2], atol=1e-3)  # another batch size
-    fp32 = Explainer(tiny_model, tiny_bank, precision="fp32")
-    assert torch.equal(fp32._logits_of(clips, fast=True), exact)
-    assert "fast" not in fp32._frozen
-
-
-def test_prediction_runs_through_the_frozen_float32_model(tiny_model, tiny_bank):
-    """On a CPU the prediction's forward (activation and logits) runs traced and frozen in float32: the same
-    numbers as the eager trunk and head, for one clip and for a batch."""
-    ex = Explainer(tiny_model, tiny_bank, precision="fp32")
-    rng = np.random.default_rng(0)
-    t, h, w = tiny_model.clip_shape
-    clips = [Clip(index=i, frames=rng.integers(0, 256, (t, h, w, 3), dtype=np.uint8), frame_indices=list(range(t)),
-                  region=(0, 0, w, h)) for i in range(3)]
-    for batch in (clips[:1], clips):
-        acts, logits = ex.classify(batch)
-        x = torch.stack([to_tensor(c.frames, tiny_model.mean, tiny_model.std) for c in batch])
-        with torch.inference_mode():
-            a = tiny_model.trunk(x)
-            expected = tiny_model.head(a)
-        assert torch.allclose(acts, a, atol=1e-4) and torch.allclose(logits, expected, atol=1e-4)
-    assert ex._frozen.get("exact") is not None
-
-
-def test_untraceable_model_keeps_eager_autocast(tiny_model, tiny_bank, caplog):
-    import dataclasses
-
-    def refuses_tracing(x: torch.Tensor) -> torch.Tensor:
-        if torch.jit.is_tracing():
-            raise RuntimeError("this stage cannot be traced")
-        return x
-
-    clf = dataclasses.replace(tiny_model, stages=[("refuse", refuses_tracing), *tiny_model.stages])
-    ex = Explainer(clf, tiny_bank, precision="bf16")
-    clips = torch.rand(3, *tiny_model.clip_shape, 3) * 255
-    out = ex._logits_of(clips, fast=True)
-    assert "fast" in ex._frozen and ex._frozen["fast"] is None
-    assert "tracing" in caplog.text and "eager autocast" in caplog.text
-    t, h, w = tiny_model.clip_shape
-    frames = np.full((t, h, w, 3), 128, np.uint8)
-    _, logits = ex.classify([Clip(index=0, frames=frames, frame_indices=list(range(t)), region=(0, 0, w, h))])
-    assert ex._frozen["exact"] is None and "predictions stay in eager mode" in caplog.text
-    with torch.inference_mode():
-        expected = tiny_model.logits(to_tensor(frames, tiny_model.mean, tiny_model.std)[None])
-    assert torch.allclose(logits, expected, atol=1e-5)
-    assert (out - ex._logits_of(clips)).abs().max() < 0.05 * max(1.0, float(out.abs().max()))
-
-
-def test_warmup_prepares_the_perturbed_path(tiny_model, tiny_bank):
-    ex = Explainer(tiny_model, tiny_bank, precision="bf16", batch_size=3)
-    seconds = ex.warmup()
-    assert seconds > 0 and ex._frozen.get("fast") is not None  # traced before any request
-    assert ex._frozen.get("exact") is not None
-    assert Explainer(tiny_model, tiny_bank, precision="fp32").warmup(max_batch=2) > 0  # eager path warms too
-
-
-def test_removal_commutes_with_normalisation():
-    """The explainer removes in the model's units (skipping a pass over K clips): the fill is a mean, so that
-    equals normalising the clip removed in pixels."""
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
-    masks = torch.from_numpy(rng.random((3, 5, 8, 8)) > 0.7)
-    mean, std = torch.tensor([120.0, 100.0, 90.0]), torch.tensor([60.0, 55.0, 50.0])
-    in_pixels = (remove(frames, masks) - mean) / std
-    in_units = fill_removed((torch.from_numpy(frames).float() - mean) / std, masks)
-    assert torch.allclose(in_units, in_pixels, atol=1e-5)
+        request_from_options(pb.ExplainOptions(max_clips=10_000))

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from ace3d.supervoxels import (
+from ace3d.method.supervoxels import (
     SlicParams,
     _smooth,
     boundary_recall,

@@ -1,7 +1,7 @@
 import numpy as np
 
-from ace3d.synth import CLASSES, DIRECTIONS, generate, list_videos, mask_path, render
-from ace3d.video import read_file
+from ace3d.jobs.synth import CLASSES, DIRECTIONS, generate, list_videos, mask_path, render
+from ace3d.method.video import read_file
 
 
 def test_deterministic_and_motion_matches_class():

@@ -1,7 +1,7 @@
 import numpy as np
 
-from ace3d.concepts import ConceptParams, discover, popular
-from ace3d.tcav import benjamini_hochberg, cav, concept_tcav, score
+from ace3d.method.concepts import ConceptParams, discover, popular
+from ace3d.method.tcav import benjamini_hochberg, cav, concept_tcav, score
 
 
 def test_cav_points_to_positive_set():

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ace3d import models
-from ace3d.train import init_from, still_clips
+from ace3d.jobs.train import init_from, still_clips
 
 
 def test_still_clips_hold_one_frame_with_bounded_noise():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ace3d.errors import TooLargeError, VideoError
-from ace3d.video import DecodeLimits, clip_indices, decode, make_clips, read_file, write_mp4
+from ace3d.method.video import DecodeLimits, clip_indices, decode, make_clips, read_file, write_mp4
 
 
 def _npy(arr: np.ndarray) -> bytes:

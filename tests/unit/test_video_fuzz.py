@@ -4,9 +4,9 @@ same generator's cases over gRPC."""
 
 import pytest
 
-from ace3d import fuzz
 from ace3d.errors import Ace3dError
-from ace3d.video import DecodeLimits, decode
+from ace3d.method.video import DecodeLimits, decode
+from tests import fuzz_inputs as fuzz
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from ace3d import baselines
-from ace3d.explain import remove
-from ace3d.features import clip_tensor
-from ace3d.supervoxels import SlicParams, segment
-from ace3d.video import make_clips, read_file
+from ace3d.evaluation.methods import CaptumFeatureAblation, ReferencePipeline
+from ace3d.evaluation.metrics import deletion_auc, deletion_curve
+from ace3d.method.features import clip_tensor
+from ace3d.method.removal import remove
+from ace3d.method.supervoxels import PAPER, SlicParams, segment
+from ace3d.method.video import Clip, make_clips, read_file
+from ace3d.models.engine import model_input
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,10 @@ def trunk_calls(tiny_model, monkeypatch):
     return calls
 
 
+def _clip(frames) -> Clip:
+    return Clip(frames=frames, frame_indices=list(range(len(frames))), region=(0, 0, frames.shape[2], frames.shape[1]))
+
+
 def _prob(clf, batch, target):
     with torch.inference_mode():
         return clf.logits(batch).softmax(1)[:, target]
@@ -39,8 +45,8 @@ def _prob(clf, batch, target):
 
 def test_reference_pipeline(tiny_model, tiny_bank, frames, trunk_calls):
     target = int(tiny_bank.class_index[0])  # a class the tiny bank has concepts for
-    r = baselines.reference_pipeline(tiny_model, tiny_bank, frames, target)
-    n_sv = len(segment(frames, baselines.REFERENCE_SLIC))
+    r = ReferencePipeline(tiny_model, tiny_bank).attribute(_clip(frames), target)
+    n_sv = len(segment(frames, PAPER))
     k = len(r.masks)
     assert 1 <= k <= len(tiny_bank.concepts_of(target))
     assert r.masks.dtype == bool and r.masks.shape == (k, *frames.shape[:3])
@@ -52,7 +58,7 @@ def test_reference_pipeline(tiny_model, tiny_bank, frames, trunk_calls):
     assert trunk_calls == {"forwards": r.forwards, "clips": r.clips_evaluated}
     assert r.seconds > 0
     # the top score is the target-logit drop when that concept alone is removed
-    x = baselines._normalise(tiny_model, remove(frames, torch.from_numpy(r.masks[:1])))
+    x = model_input(tiny_model, remove(frames, torch.from_numpy(r.masks[:1])))
     with torch.inference_mode():
         drop = tiny_model.logits(clip_tensor(tiny_model, frames))[0, target] - tiny_model.logits(x)[0, target]
     assert float(drop) == pytest.approx(r.scores[0], abs=1e-4)
@@ -60,10 +66,13 @@ def test_reference_pipeline(tiny_model, tiny_bank, frames, trunk_calls):
 
 @pytest.mark.parametrize("per_eval", [1, 16])
 def test_captum_ablation(tiny_model, frames, trunk_calls, per_eval):
-    labels = segment(frames, SlicParams(n_segments=(15,), method="skimage")).labels[0]
+    slic = SlicParams(n_segments=(15,), method="skimage")
+    regions = segment(frames, slic)
+    labels = regions.labels[0]
     n = len(np.unique(labels))
     target = 1
-    r = baselines.captum_ablation(tiny_model, frames, labels, target, perturbations_per_eval=per_eval)
+    r = CaptumFeatureAblation(tiny_model, slic, perturbations_per_eval=per_eval).attribute(_clip(frames), target,
+                                                                                          regions=regions)
     assert len(r.masks) == len(r.scores) == n and sorted(r.ids) == sorted(np.unique(labels).tolist())
     assert list(r.scores) == sorted(r.scores, reverse=True)
     assert np.array_equal(r.masks.sum(0), np.ones(labels.shape, int))  # the segments tile the clip
@@ -88,14 +97,14 @@ def test_deletion_curve(tiny_model, frames):
     masks[0, :, : h // 2] = True
     masks[1, :, h // 2:, : w // 2] = True
     masks[2, :, : h // 4] = True  # already removed: x stays put
-    x, y = baselines.deletion_curve(tiny_model, frames, masks, target, batch_size=2)
+    x, y = deletion_curve(tiny_model, frames, masks, target, batch_size=2)
     assert x.shape == y.shape == (5,)
     assert np.allclose(x, [0, 0.5, 0.75, 0.75, 1.0])
     assert np.all(np.diff(x) >= 0) and x[0] == 0 and x[-1] == 1
     p0 = float(_prob(tiny_model, clip_tensor(tiny_model, frames), target)[0])
     assert y[0] == pytest.approx(p0, abs=1e-5)
     assert y[2] == pytest.approx(y[3], abs=1e-6)  # the same union gives the same probability
-    auc = baselines.deletion_auc(tiny_model, frames, masks, target)
+    auc = deletion_auc(tiny_model, frames, masks, target)
     assert 0 <= auc <= 1 and auc == pytest.approx(np.trapezoid(y, x), abs=1e-6)
 
 
@@ -103,11 +112,11 @@ def test_deletion_whole_clip_first(tiny_model, frames):
     t, h, w = frames.shape[:3]
     target = 0
     everything = np.ones((1, t, h, w), bool)
-    x, y = baselines.deletion_curve(tiny_model, frames, everything, target)
+    x, y = deletion_curve(tiny_model, frames, everything, target)
     assert np.array_equal(x, [0.0, 1.0])  # covered already: no extra point
-    p1 = float(_prob(tiny_model, baselines._normalise(tiny_model, remove(frames, torch.from_numpy(everything))),
+    p1 = float(_prob(tiny_model, model_input(tiny_model, remove(frames, torch.from_numpy(everything))),
                      target)[0])
     assert y[1] == pytest.approx(p1, abs=1e-5)
-    assert baselines.deletion_auc(tiny_model, frames, everything, target) == pytest.approx((y[0] + p1) / 2, abs=1e-6)
-    x0, y0 = baselines.deletion_curve(tiny_model, frames, np.zeros((0, t, h, w), bool), target)
+    assert deletion_auc(tiny_model, frames, everything, target) == pytest.approx((y[0] + p1) / 2, abs=1e-6)
+    x0, y0 = deletion_curve(tiny_model, frames, np.zeros((0, t, h, w), bool), target)
     assert np.array_equal(x0, [0.0, 1.0]) and np.allclose(y0, y, atol=1e-5)  # nothing ranked: jump to all

@@ -14,15 +14,15 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ace3d import bank as bank_mod
-from ace3d import features as feats
-from ace3d import tcav
-from ace3d.concepts import ConceptParams, discover
 from ace3d.errors import Ace3dError
+from ace3d.jobs.synth import RANDOM_DIR, list_videos
+from ace3d.method import bank as bank_mod
+from ace3d.method import features as feats
+from ace3d.method import tcav
+from ace3d.method.concepts import ConceptParams, discover
+from ace3d.method.supervoxels import SlicParams, Supervoxels, segment
+from ace3d.method.video import make_clips, read_file
 from ace3d.models import Classifier
-from ace3d.supervoxels import SlicParams, Supervoxels, segment
-from ace3d.synth import RANDOM_DIR, list_videos
-from ace3d.video import make_clips, read_file
 
 THUMB = 32
 
@@ -52,7 +52,7 @@ class _Seen:
 def _process(clf: Classifier, path: Path, params: BankParams) -> _Seen:
     clip = make_clips(read_file(path), clf.clip_shape)[0]
     sv = segment(clip.frames, params.slic)
-    return _Seen(clip.frames, sv, feats.extract(clf, clip.frames, sv, params.feature_mode).features)
+    return _Seen(clip.frames, sv, feats.extract(clf, clip.frames, sv, params.feature_mode))
 
 
 def thumbnail(frames: np.ndarray, mask: np.ndarray, size: int = THUMB) -> np.ndarray:

@@ -9,39 +9,21 @@ ace:    the 3D ACE recipe: each supervoxel alone (the rest of the clip filled wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ace3d.models import Classifier
-from ace3d.supervoxels import Supervoxels
-from ace3d.video import to_tensor
+from ace3d.method.supervoxels import Supervoxels
+from ace3d.models.classifier import Classifier
+from ace3d.models.engine import model_input
 
 MODES = ("pooled", "ace")
 ACE_FILL = 117  # the mean-colour fill of the ACE reference, in grey levels
 
 
-@dataclass
-class ClipFeatures:
-    """What one pass over a clip yields: supervoxel features N x C, the bottleneck activation
-    1 x C x t x h x w and the logits 1 x K of the unchanged clip."""
-
-    features: np.ndarray
-    activation: torch.Tensor
-    logits: torch.Tensor
-
-
 def clip_tensor(clf: Classifier, frames: np.ndarray) -> torch.Tensor:
-    return to_tensor(frames, clf.mean, clf.std)[None].to(clf.device)
-
-
-def forward(clf: Classifier, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Activation and logits of one clip, from a single forward pass."""
-    with torch.inference_mode():
-        act = clf.trunk(clip_tensor(clf, frames))
-        return act, clf.head(act)
+    """One uint8 clip as the network's 1 x 3 x T x H x W input."""
+    return model_input(clf, frames)
 
 
 def pool(activation: torch.Tensor, supervoxels: Supervoxels) -> np.ndarray:
@@ -52,11 +34,6 @@ def pool(activation: torch.Tensor, supervoxels: Supervoxels) -> np.ndarray:
     a = activation[0].reshape(c, -1).float()  # C x (t h w)
     feats = (w @ a.T) / w.sum(1, keepdim=True).clamp_min(1e-6)
     return feats.cpu().numpy().astype(np.float32)
-
-
-def pooled(clf: Classifier, frames: np.ndarray, supervoxels: Supervoxels) -> ClipFeatures:
-    act, logits = forward(clf, frames)
-    return ClipFeatures(features=pool(act, supervoxels), activation=act, logits=logits)
 
 
 def isolate(frames: np.ndarray, mask: np.ndarray, clip_shape: tuple[int, int, int]) -> np.ndarray:
@@ -83,11 +60,11 @@ def ace(clf: Classifier, frames: np.ndarray, supervoxels: Supervoxels, batch_siz
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, c), np.float32)
 
 
-def extract(clf: Classifier, frames: np.ndarray, supervoxels: Supervoxels, mode: str) -> ClipFeatures:
-    """Features in `mode`, plus the clip's own activation and logits (one extra forward in ace mode)."""
+def extract(clf: Classifier, frames: np.ndarray, supervoxels: Supervoxels, mode: str) -> np.ndarray:
+    """Features N x C of a clip's supervoxels in `mode` (one forward in pooled mode, N in ace mode)."""
     if mode == "pooled":
-        return pooled(clf, frames, supervoxels)
+        with torch.inference_mode():
+            return pool(clf.trunk(clip_tensor(clf, frames)), supervoxels)
     if mode == "ace":
-        act, logits = forward(clf, frames)
-        return ClipFeatures(features=ace(clf, frames, supervoxels), activation=act, logits=logits)
+        return ace(clf, frames, supervoxels)
     raise ValueError(f"unknown feature mode {mode!r}; use one of {MODES}")

@@ -2,11 +2,11 @@
 resolutions dropped by 3D Jaccard overlap (the 3D ACE recipe: n_segments 15/50/80, compactness 20,
 sigma 1, Jaccard > 0.5 is a duplicate).
 
-Two SLIC implementations: scikit-image's (the reference, ~40 ms per resolution on a 16 x 64 x 64 clip here, most
-of it in its iterations) and `torch_slic`, the same algorithm vectorised in torch (each voxel compares itself with
-the 27 centres of its own and the neighbouring grid cells, centres are means of their voxels) that runs on the
-clip's device in a few milliseconds. `torch_slic` does not enforce connectivity, so a label can have a few
-disconnected pieces; `ace3d bench` measures how closely it agrees with scikit-image.
+Two SLIC implementations: scikit-image's (the reference) and `torch_slic`, the same algorithm vectorised in
+torch (each voxel compares itself with the 27 centres of its own and the neighbouring grid cells, centres are
+means of their voxels) that runs on the clip's device, several times faster (docs/PERFORMANCE.md).
+`torch_slic` does not enforce connectivity, so a label can have a few disconnected pieces; `ace3d bench`
+measures how closely it agrees with scikit-image.
 
 Supervoxels are kept as one label volume per resolution plus the list of kept (resolution, label) pairs:
 masks are built on demand, so a clip's ~100 supervoxels never sit in memory as ~100 dense volumes."""
@@ -14,38 +14,14 @@ masks are built on demand, so a clip's ~100 supervoxels never sit in memory as ~
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from skimage.segmentation import slic
 
-
-@dataclass(frozen=True)
-class SlicParams:
-    """Defaults: the serving recipe (see README: chosen by measured faithfulness). `PAPER` is 3D ACE's."""
-
-    n_segments: tuple[int, ...] = (15, 50)
-    compactness: float = 20.0
-    sigma: float = 1.0
-    jaccard: float = 0.5  # a supervoxel overlapping a kept one more than this is a duplicate
-    downscale: int = 2  # segment a clip shrunk by this factor in H and W, then upsample the labels
-    min_voxels: int = 8  # supervoxels smaller than this (after upsampling) are dropped
-    method: str = "torch"  # or "skimage" (the reference implementation)
-    iterations: int = 3
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SlicParams:
-        d = {"method": "skimage", "iterations": 10, **d}  # banks written before these fields: scikit-image
-        d["n_segments"] = tuple(d["n_segments"])
-        return cls(**d)
-
-
-PAPER = SlicParams(n_segments=(15, 50, 80), downscale=1, method="skimage", iterations=10)
+from ace3d.method.slic_params import PAPER, SlicParams  # noqa: F401 - PAPER is part of this API
 
 
 @dataclass
@@ -96,8 +72,8 @@ class Supervoxels:
 
     def concept_masks(self, groups: list[np.ndarray]) -> np.ndarray:
         """bool K x T x H x W: the union of the supervoxels of each group (indices into this clip's list),
-        by one lookup per resolution instead of one mask per supervoxel (`np.take`: 0.3 ms per resolution for
-        8 concepts of the demo clip, a third of fancy indexing's time)."""
+        by one lookup per resolution instead of one mask per supervoxel (`np.take`, faster than fancy indexing:
+        docs/PERFORMANCE.md)."""
         out = np.zeros((len(groups), *self.shape), bool)
         for r, lab in enumerate(self.labels):
             lut = np.zeros((len(groups), int(lab.max()) + 1), bool)

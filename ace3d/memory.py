@@ -19,13 +19,10 @@ def keep_freed_memory(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int 
     """Have glibc's malloc serve blocks under `mmap_threshold` from its heap and keep up to `trim_threshold`
     bytes of freed heap instead of handing them back to the kernel.
 
-    Why: every explanation allocates and frees tens of megabytes of tensors (the demo clip's removed clips
-    alone are 8 MB). By default glibc maps such blocks afresh and unmaps them when freed (or trims its heap),
-    so each call faults all of that memory in again. Measured on the demo model, `ace3d bench --no-compare
-    --repeats 30`, two runs each: explanation 64.6-65.9 ms by default, 47.3 and 62.5 ms with this (the second
-    in a slow spell of the machine); 43.9-45.1 ms with the same thresholds set through glibc's environment
-    variables (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_) against 59.1-74.3 ms without. The price: the
-    process keeps up to `trim_threshold` of freed memory for reuse. Returns False where the C library is not
+    Why: every explanation allocates and frees tens of megabytes of tensors (the removed clips). By default
+    glibc maps such blocks afresh and unmaps them when freed (or trims its heap), so each call faults all of
+    that memory in again (measured effect: docs/PERFORMANCE.md). The price: the process keeps up to
+    `trim_threshold` of freed memory for reuse. Returns False where the C library is not
     glibc or refuses the values; nothing changes then."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -17,8 +17,8 @@ import numpy as np
 
 from ace3d.errors import BankError
 from ace3d.files import write_bytes
+from ace3d.method.supervoxels import SlicParams
 from ace3d.models import Classifier
-from ace3d.supervoxels import SlicParams
 
 FORMAT = "ace3d-concept-bank"
 VERSION = 1

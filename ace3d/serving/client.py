@@ -18,10 +18,11 @@ import grpc
 from google.protobuf import empty_pb2
 
 from ace3d.errors import Ace3dError
+from ace3d.serving import protocol
 from ace3d.v1 import explanation_pb2 as pb
 from ace3d.v1 import inference_pb2, inference_pb2_grpc
 
-MAX_MESSAGE = 66 * 1024 * 1024  # the server's max_request_size / max_response_size
+MAX_MESSAGE = protocol.MAX_MESSAGE_BYTES
 GRPC_TO_HTTP = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
                 grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.PERMISSION_DENIED: 403,
                 grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
@@ -93,12 +94,12 @@ def predictions_request(model: str, video: bytes, options: pb.ExplainOptions | d
         from ace3d.wire import parse_options
 
         options = parse_options(options)
-    inputs = {"video": bytes(video), "options": (options or pb.ExplainOptions()).SerializeToString(),
-              # the call's deadline as absolute Unix seconds: the handler drops the request once it has
+    inputs = {protocol.VIDEO: bytes(video), protocol.OPTIONS: (options or pb.ExplainOptions()).SerializeToString(),
+              # the call's deadline as absolute Unix seconds: the server drops the request once it has
               # passed (gRPC deadlines do not reach TorchServe's workers)
-              "deadline": f"{time.time() + deadline:.3f}".encode()}
+              protocol.DEADLINE: f"{time.time() + deadline:.3f}".encode()}
     if stream:
-        inputs["stream"] = b"1"
+        inputs[protocol.STREAM] = b"1"
     return inference_pb2.PredictionsRequest(model_name=model, input=inputs)
 
 
@@ -198,10 +199,10 @@ def bench(client: Ace3dClient, video: bytes, repeats: int = 20) -> dict:
 
 # ------------------------------------------------------------------------------------------------- CLI
 def cmd_client(args) -> None:
-    from ace3d import report, video
+    from ace3d import report
 
     if args.bench:
-        from ace3d.bench import default_video_bytes
+        from ace3d.jobs.synth import default_video_bytes
 
         data = Path(args.video).read_bytes() if args.video != "default" else default_video_bytes()
         token = read_token(args.token, args.token_file)
@@ -238,6 +239,8 @@ def cmd_client(args) -> None:
         report.write_text(args.json, wire.to_json(final))
         print(f"wrote {args.json}")
     if args.overlay:
+        from ace3d.method import video  # decoding for the overlay only
+
         if report.overlay(video.read_file(path), final, args.overlay):
             print(f"wrote {args.overlay}")
         else:

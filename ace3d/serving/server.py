@@ -1,15 +1,8 @@
-"""Package a model and its concept bank for TorchServe, and run a local TorchServe with it.
+"""Run a local TorchServe with an archive: `ace3d serve` / `ace3d stop`, and `LocalServer` for the tests.
 
-`ace3d archive` builds NAME.mar with torch-model-archiver: the handler, a copy of the ace3d package (so the
-archive serves the code it was built with, from a clean clone, whatever ace3d is installed), the model
-files, the bank, `serving.json` (which model spec and bank the handler loads), model-config.yaml and
-metrics.yaml. The model and bank are loaded and checked against each other first, so a mismatched pair is
-refused here rather than by a worker that never becomes ready.
-
-`ace3d serve` / `ace3d stop` run TorchServe in the background from a runtime directory of its own (config,
-logs, key file, pid file, unpacked archives), so several servers can share a machine and nothing lands in
-the source tree. TorchServe is imported nowhere: this module only starts its command line tools.
-"""
+The server runs in the background from a runtime directory of its own (config, logs, key file, pid file,
+unpacked archives), so several servers can share a machine and nothing lands in the source tree.
+TorchServe is imported nowhere: this module only starts its command line tools."""
 
 from __future__ import annotations
 
@@ -21,118 +14,21 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ace3d.errors import Ace3dError
+from ace3d.serving.project import ServeError, project_file
+from ace3d.serving.protocol import INIT_FAILED
 
-REPO = Path(__file__).resolve().parent.parent
-PACKAGE = Path(__file__).resolve().parent
-HANDLER = REPO / "handlers" / "ace3d_handler.py"
-MODEL_STORE = REPO / "model_store"
-DEFAULT_CONFIG = MODEL_STORE / "model-config.yaml"
-DEFAULT_PROPERTIES = MODEL_STORE / "config.properties"
-DEFAULT_METRICS = MODEL_STORE / "metrics.yaml"
 KEY_FILE = "key_file.json"
-INIT_FAILED = "ace3d handler failed to initialize:"  # the line handlers/ace3d_handler.py logs
 
 
-class ServeError(Ace3dError):
-    """Building an archive or running TorchServe failed in a way the user can act on."""
-
-    reason = "serve"
-
-
-# --------------------------------------------------------------------------------------------- archive
-def _stage_model(spec: str, dest: Path) -> str:
-    """Copy the files a model spec points at into `dest` and return the spec relative to the archive root."""
-    from ace3d.models import ASSETS
-
-    kind, _, path_s = spec.partition(":")
-    dest.mkdir(parents=True, exist_ok=True)
-    if kind == "demo":
-        cfg_path = Path(path_s) if path_s else ASSETS / "demo_model.json"
-        if not cfg_path.is_file():
-            raise ServeError(f"model config not found: {cfg_path}")
-        cfg = json.loads(cfg_path.read_text())
-        weights = cfg_path.with_name(cfg["weights"])
-        if not weights.is_file():
-            raise ServeError(f"model weights not found: {weights}")
-        shutil.copy2(cfg_path, dest / cfg_path.name)
-        shutil.copy2(weights, dest / weights.name)
-        return f"demo:{dest.name}/{cfg_path.name}"
-    path = Path(path_s)
-    if not path_s or not path.is_file():
-        raise ServeError(f"model spec {spec!r} must name an existing checkpoint file (KIND:PATH)")
-    shutil.copy2(path, dest / path.name)
-    return f"{kind}:{dest.name}/{path.name}"
-
-
-def _model_config(base: Path, device: str, batch_size: int | None, workers: int | None) -> str:
-    """model-config.yaml text: `base` with the command line's overrides appended (YAML's last key wins is
-    not guaranteed, so overridden keys are removed from the text first)."""
-    text = base.read_text()
-    overrides: dict[str, object] = {}
-    if device in ("cpu", "gpu"):
-        overrides["deviceType"] = device
-    if batch_size:
-        overrides["batchSize"] = batch_size
-    if workers:
-        overrides["minWorkers"] = overrides["maxWorkers"] = workers
-    for key in overrides:
-        text = re.sub(rf"(?m)^{key}:.*\n", "", text)
-    return text + "".join(f"{k}: {v}\n" for k, v in overrides.items())
-
-
-def build_archive(model: str, bank: str | Path, name: str, out: str | Path, *, layer: str | None = None,
-                  config: str | Path = DEFAULT_CONFIG, device: str = "auto", batch_size: int | None = None,
-                  workers: int | None = None, check: bool = True, version: str = "1.0") -> Path:
-    """Build `out/NAME.mar` and return its path (replaced if it exists)."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise ServeError(f"archive name {name!r} must be letters, digits, '_', '.', '-'")
-    bank_path = Path(bank)
-    if not bank_path.is_file():
-        raise ServeError(f"concept bank not found: {bank_path}")
-    if check:
-        from ace3d import bank as banks
-        from ace3d import models
-        from ace3d.explain import Explainer
-
-        Explainer(models.load(model, layer=layer), banks.load(bank_path))  # raises BankError on a mismatch
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ace3d-archive-") as tmp:
-        stage = Path(tmp) / "extra"
-        stage.mkdir()
-        shutil.copytree(PACKAGE, stage / "ace3d",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "assets", "*.egg-info"))
-        spec = _stage_model(model, stage / "model")
-        shutil.copy2(bank_path, stage / "bank.npz")
-        shutil.copy2(DEFAULT_METRICS, stage / "metrics.yaml")
-        serving = {"model": spec, "layer": layer, "bank": "bank.npz", "name": name,
-                   "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (stage / "serving.json").write_text(json.dumps(serving, indent=1))
-        cfg = Path(tmp) / "model-config.yaml"
-        cfg.write_text(_model_config(Path(config), device, batch_size, workers))
-        handler = Path(tmp) / "handler"
-        handler.mkdir()
-        shutil.copy2(HANDLER, handler / HANDLER.name)
-        # --extra-files copies a folder's contents to the archive root (its own name dropped): passing the
-        # staging folder puts ace3d/, model/, bank.npz ... at the root, where the handler expects them.
-        extra = str(stage)
-        cmd = [str(Path(sys.executable).with_name("torch-model-archiver")), "--model-name", name,
-               "--version", version, "--handler", f"{handler / HANDLER.stem}:handle", "--extra-files", extra,
-               "--config-file", str(cfg), "--export-path", str(out), "--force"]
-        # The archiver stages files in $TMPDIR/<name>: a private TMPDIR keeps concurrent builds apart.
-        env = {**os.environ, "TMPDIR": tmp}
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if res.returncode != 0:
-            raise ServeError(f"torch-model-archiver failed: {(res.stderr or res.stdout).strip()[-2000:]}")
-    return out / f"{name}.mar"
+def default_properties() -> Path:
+    """The reference config.properties of the project (model_store/)."""
+    return project_file("model_store/config.properties")
 
 
 # ---------------------------------------------------------------------------------------------- server
@@ -159,7 +55,7 @@ class Ports:
         return cls(*sorted(ports))
 
 
-def _read_properties(path: Path) -> dict[str, str]:
+def read_properties(path: Path) -> dict[str, str]:
     props: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.strip()
@@ -178,7 +74,7 @@ class LocalServer:
     model_store: Path
     models: dict[str, str]  # model name -> archive file name in the store
     ports: Ports = field(default_factory=Ports)
-    properties: Path = DEFAULT_PROPERTIES
+    properties: Path = field(default_factory=lambda: default_properties())
     overrides: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -217,7 +113,7 @@ class LocalServer:
 
     def write_config(self) -> Path:
         """The runtime config.properties: the reference file with this server's ports and absolute paths."""
-        props = _read_properties(Path(self.properties))
+        props = read_properties(Path(self.properties))
         p = self.ports
         props.update({
             "inference_address": f"http://127.0.0.1:{p.inference}",
@@ -386,28 +282,15 @@ def _kill_group(pgid: int, grace: float, proc: subprocess.Popen | None = None) -
 
 
 # ------------------------------------------------------------------------------------------------- CLI
-def cmd_archive(args) -> None:
-    from ace3d.models import ASSETS
-
-    bank = args.bank
-    if bank in (None, "demo"):
-        if args.model != "demo":
-            raise ServeError("--bank is required with a model other than 'demo'")
-        bank = ASSETS / "demo_bank.npz"
-    path = build_archive(args.model, bank, args.name, args.out, layer=args.layer, config=args.config,
-                         device=args.device, batch_size=args.batch_size, workers=args.workers)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-
-
 def cmd_serve(args) -> None:
-    store = Path(args.model_store)
+    store = Path(args.model_store) if args.model_store else project_file("model_store")
     archive = store / f"{args.archive}.mar"
     if not archive.is_file():
         raise ServeError(f"archive not found: {archive} (build it with `ace3d archive`)")
-    ports = Ports(args.inference_port, args.management_port, args.metrics_port, args.grpc_port,
-                  args.grpc_management_port)
+    ports = Ports(inference=args.inference_port, management=args.management_port, metrics=args.metrics_port,
+                  grpc_inference=args.grpc_port, grpc_management=args.grpc_management_port)
     server = LocalServer(runtime=Path(args.runtime), model_store=store, models={args.name: archive.name},
-                         ports=ports, properties=Path(args.config))
+                         ports=ports, properties=Path(args.config) if args.config else default_properties())
     if (server.runtime / "server.json").is_file() and LocalServer.attach(server.runtime).running():
         print(f"TorchServe is already running from {server.runtime} (stop it first to restart: make stop)")
         return
@@ -429,25 +312,12 @@ def cmd_stop(args) -> None:
 
 
 def add_parser(sub) -> None:
-    """Register `ace3d archive`, `ace3d serve` and `ace3d stop`."""
-    sp = sub.add_parser("archive", help="build a TorchServe model archive (.mar) from a model and a bank")
-    sp.add_argument("--model", default="demo", help="model spec, as for `ace3d explain` (default: demo)")
-    sp.add_argument("--bank", default=None, help="concept bank file (default with --model demo: the committed bank)")
-    sp.add_argument("--layer", default=None, help="bottleneck layer (default: the model's)")
-    sp.add_argument("--name", default="demo", help="archive and model name (default: demo)")
-    sp.add_argument("--out", default=str(MODEL_STORE), help="output directory (default: model_store/)")
-    sp.add_argument("--config", default=str(DEFAULT_CONFIG), help="model-config.yaml to pack")
-    sp.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                    help="auto: a GPU when TorchServe sees one (default)")
-    sp.add_argument("--batch-size", type=int, default=None, help="override batchSize of the config")
-    sp.add_argument("--workers", type=int, default=None, help="override min/maxWorkers of the config")
-    sp.set_defaults(func=cmd_archive)
-
+    """Register `ace3d serve` and `ace3d stop`."""
     sp = sub.add_parser("serve", help="start TorchServe in the background with an archive; returns when ready")
     sp.add_argument("--archive", default="demo", help="archive name in the model store (default: demo)")
     sp.add_argument("--name", default="demo", help="model name to register (default: demo)")
-    sp.add_argument("--model-store", default=str(MODEL_STORE))
-    sp.add_argument("--config", default=str(DEFAULT_PROPERTIES), help="reference config.properties")
+    sp.add_argument("--model-store", default=None, help="default: the project's model_store/")
+    sp.add_argument("--config", default=None, help="reference config.properties (default: model_store/'s)")
     sp.add_argument("--runtime", default="out/serve", help="working directory: config, logs, key file")
     sp.add_argument("--grpc-port", type=int, default=7070)
     sp.add_argument("--inference-port", type=int, default=8080)

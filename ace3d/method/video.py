@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ace3d.errors import TooLargeError, VideoError
 
@@ -53,7 +51,6 @@ class Clip:
     frame_indices: list[int]
     region: tuple[int, int, int, int]  # (x, y, width, height) in source pixels
     index: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def read_file(path: str | Path, limits: DecodeLimits = DecodeLimits()) -> Video:
@@ -130,6 +127,9 @@ def _decode_npy(data: bytes, limits: DecodeLimits) -> Video:
 
 
 def _shrink(frame: np.ndarray, keep_side: int) -> np.ndarray:
+    import torch  # here and in resize_frames, not at the top: thin clients decode without torch
+    import torch.nn.functional as F
+
     h, w = frame.shape[:2]
     scale = keep_side / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
@@ -237,18 +237,12 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize uint8 T x H x W x 3 frames to size (H, W) with antialiasing."""
     if frames.shape[1:3] == tuple(size):
         return np.ascontiguousarray(frames)
+    import torch
+    import torch.nn.functional as F
+
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
-def to_tensor(frames: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 T x H x W x 3 -> normalised float 3 x T x H x W, the layout of 3D ConvNets."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
-    x = x.permute(3, 0, 1, 2)
-    m = torch.tensor(mean, dtype=x.dtype).view(3, 1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype).view(3, 1, 1, 1)
-    return (x - m) / s
 
 
 def write_mp4(path: str | Path, frames: np.ndarray, fps: int = 8) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ace3d.video import write_mp4
+from ace3d.method.video import write_mp4
 
 CLASSES = ("move_left", "move_right", "move_up", "move_down")
 DIRECTIONS = {"move_left": (-1, 0), "move_right": (1, 0), "move_up": (0, -1), "move_down": (0, 1)}
@@ -134,3 +134,14 @@ def list_videos(data: str | Path, classes: list[str] | None = None) -> dict[str,
 
 def mask_path(video: Path) -> Path:
     return video.with_name(video.name.rsplit(".", 1)[0] + ".mask.npz")
+
+
+def default_video_bytes(seed: int = 0) -> bytes:
+    """One synthetic move_right video as mp4 bytes (what a caller would send; the benchmarks' default clip)."""
+    import tempfile
+
+    frames, _ = render(np.random.default_rng(seed), DIRECTIONS["move_right"])
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "clip.mp4"
+        write_mp4(path, frames)
+        return path.read_bytes()

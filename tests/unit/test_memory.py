@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from ace3d.runtime import keep_freed_memory
+from ace3d.memory import keep_freed_memory
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 
@@ -12,7 +12,7 @@ GLIBC = platform.libc_ver()[0] == "glibc"
 # heap while in use, and how much free heap the allocator keeps afterwards (MB, from mallinfo2).
 PROBE = """
 import ctypes, sys
-from ace3d.runtime import keep_freed_memory
+from ace3d.memory import keep_freed_memory
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
                                                "fsmblks", "uordblks", "fordblks", "keepcost")]

@@ -19,7 +19,8 @@ import grpc
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from ace3d.client import (
+from ace3d.errors import Ace3dError
+from ace3d.serving.client import (
     MAX_MESSAGE,
     RemoteError,
     _checked,
@@ -29,7 +30,6 @@ from ace3d.client import (
     predictions_request,
     read_token,
 )
-from ace3d.errors import Ace3dError
 from ace3d.v1 import explanation_pb2 as pb
 from ace3d.v1 import inference_pb2_grpc
 
@@ -173,7 +173,7 @@ def loadtest(cfg: LoadTestConfig) -> dict:
 def read_video(video: str) -> bytes:
     """The video's bytes; 'default': the default synthetic clip (the one `ace3d bench` times)."""
     if video == "default":
-        from ace3d.bench import default_video_bytes
+        from ace3d.jobs.synth import default_video_bytes
 
         return default_video_bytes()
     path = Path(video)

@@ -1,0 +1,70 @@
+"""Scores of a ranking of regions that any method can be judged by: the deletion curve and its area, and the
+flip and insertion rates `ace3d evaluate` reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ace3d.method.removal import remove
+from ace3d.models.classifier import Classifier
+from ace3d.models.engine import ForwardEngine, model_input
+
+
+def deletion_curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                   batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Target softmax probability as the ranked regions are removed cumulatively (`removal.remove`).
+
+    x is the fraction of the clip's voxels removed so far (not the number of regions), so methods with
+    different region counts and sizes compare on one axis. Point 0 is the unchanged clip; the last point
+    is x = 1 (everything removed), added when the regions do not already cover the clip."""
+    shape = tuple(frames.shape[:3])
+    m = torch.from_numpy(np.asarray(masks_ranked, bool).reshape(-1, *shape))
+    steps = [torch.zeros(shape, dtype=torch.bool)]
+    for k in range(len(m)):
+        steps.append(steps[-1] | m[k])
+    if not bool(steps[-1].all()):
+        steps.append(torch.ones(shape, dtype=torch.bool))
+    unions = torch.stack(steps)
+    x = unions.flatten(1).float().mean(1).numpy().astype(np.float64)
+    probs = []
+    with torch.inference_mode():
+        for i in range(0, len(unions), batch_size):  # remove() per chunk: K full clips never sit in memory
+            logits = clf.logits(model_input(clf, remove(frames, unions[i:i + batch_size])))
+            probs.append(logits.float().softmax(1)[:, target].cpu())
+    return x, torch.cat(probs).numpy().astype(np.float64)
+
+
+def deletion_auc(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                 batch_size: int = 16) -> float:
+    """Area under the deletion curve over x in [0, 1]: lower is more faithful (the prediction collapses
+    after little of the clip is removed)."""
+    x, y = deletion_curve(clf, frames, masks_ranked, target, batch_size)
+    return float(np.trapezoid(y, x))
+
+
+def flip_rate(engine: ForwardEngine, items: list[tuple[np.ndarray, np.ndarray, int]], pick) -> float:
+    """Share of (frames, masks, label) items whose predicted class changes when the regions chosen by
+    `pick(masks)` are removed (float32 forwards)."""
+    if not items:
+        return float("nan")
+    changed = 0
+    for frames, masks, label in items:
+        chosen = pick(masks)
+        if len(chosen) == 0:
+            continue
+        pred = int(engine.logits(remove(frames, torch.from_numpy(masks[chosen].any(0, keepdims=True))))[0].argmax())
+        changed += pred != label
+    return changed / len(items)
+
+
+def insertion_accuracy(engine: ForwardEngine, items: list[tuple[np.ndarray, np.ndarray, int]], k: int) -> float:
+    """Share of items still classified as their label when only the top-k regions are kept."""
+    if not items:
+        return float("nan")
+    hits = 0
+    for frames, masks, label in items:
+        keep = masks[:k].any(0) if len(masks) else np.zeros(frames.shape[:3], bool)
+        pred = int(engine.logits(remove(frames, torch.from_numpy(~keep)[None]))[0].argmax())
+        hits += pred == label
+    return hits / len(items)

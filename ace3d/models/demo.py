@@ -1,0 +1,47 @@
+"""Models written by `ace3d train` (`demo` is the committed default model): a JSON config (builder
+arguments, clip, normalisation, class names, layer, training record) beside a weights-only state dict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from torch import nn
+
+from ace3d.errors import ModelError
+from ace3d.models.checkpoints import load_state, read_state
+from ace3d.models.classifier import INPUT_TRANSFORMS, Classifier, cut
+from ace3d.models.pytorchvideo_nets import blocks, build_x3d
+from ace3d.models.registry import Family, register
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_CONFIG = ASSETS / "demo_model.json"
+
+
+def build_from_config(cfg: dict) -> nn.Module:
+    if cfg["arch"] != "x3d":
+        raise ModelError(f"unsupported default-model arch {cfg['arch']!r}")
+    return build_x3d(num_classes=len(cfg["class_names"]), **cfg["builder"])
+
+
+def load_config(cfg_path: Path, layer: str | None = None) -> Classifier:
+    """Load a model trained by `ace3d train` from its JSON config."""
+    if not cfg_path.is_file():
+        raise ModelError(f"model config not found: {cfg_path}")
+    cfg = json.loads(cfg_path.read_text())
+    net = build_from_config(cfg)
+    weights = cfg_path.with_name(cfg["weights"])
+    load_state(net, read_state(weights), weights)
+    stages = blocks(net)
+    if cfg.get("input_transform"):
+        stages = [("input", INPUT_TRANSFORMS[cfg["input_transform"]]), *stages]
+    return cut(cfg.get("name", "demo"), net, stages, layer or cfg["layer"], tuple(cfg["clip_shape"]),
+               tuple(cfg["mean"]), tuple(cfg["std"]), cfg["class_names"])
+
+
+def _load(spec: str, path: Path | None, layer: str | None, names: list[str] | None) -> Classifier:
+    return load_config(path or DEFAULT_CONFIG, layer)
+
+
+register(Family("demo", _load, needs_path=False,
+                summary="the committed default model, or demo:CONFIG.json written by `ace3d train`"))

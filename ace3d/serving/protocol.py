@@ -1,0 +1,47 @@
+"""The contract between callers and the served handler, defined once and imported by the handler, the
+service layer, the client and the tests: request input keys, content types, limits and the start-up error
+line. Imports nothing heavy (no torch), so thin clients can use it."""
+
+from __future__ import annotations
+
+# Inputs of a PredictionsRequest (gRPC `input` map, REST multipart part names).
+VIDEO = "video"
+OPTIONS = "options"  # serialized ExplainOptions, or its JSON
+DEADLINE = "deadline"  # the caller's absolute deadline, Unix seconds as ASCII
+STREAM = "stream"  # "1": send per-clip partial answers (StreamPredictions)
+VIDEO_KEYS = (VIDEO, "body", "data")  # REST raw bodies arrive as "body" (or "data")
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+# Files of a model archive.
+SERVING_FILE = "serving.json"
+METRICS_FILE = "metrics.yaml"
+
+# Limits of one request's options (the decode limits are in model-config.yaml).
+MAX_TOP_K = 100
+MAX_CLIPS = 32  # hard ceiling; model-config.yaml's max_clips may set less
+MAX_CONCEPTS = 255
+MAX_MESSAGE_BYTES = 66 * 1024 * 1024  # the server's max_request_size / max_response_size
+MAX_ERROR_CHARS = 1000  # characters of an error message (see `short`)
+
+# The one line the handler logs when it cannot start; `ace3d serve` waits for a worker until it sees it.
+INIT_FAILED = "ace3d handler failed to initialize:"
+
+STAGES = ("decode", "classify", "supervoxels", "features", "importance", "total")
+
+
+def short(message: str) -> str:
+    """An error message short enough for a gRPC status: it travels in the grpc-message trailer, and a
+    message that echoes a huge input (a 100 KB target class name) overflows the HTTP/2 header limit, so the
+    caller got a bare RST_STREAM (INTERNAL) instead of INVALID_ARGUMENT."""
+    if len(message) <= MAX_ERROR_CHARS:
+        return message
+    return message[:MAX_ERROR_CHARS - 20] + f"... ({len(message)} chars)"
+
+
+def flag(value) -> bool:
+    """An input that says yes ("1", "true", "yes"; bytes or text)."""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("utf-8", "replace")
+    return str(value).strip().lower() in ("1", "true", "yes") if value is not None else False

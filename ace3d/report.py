@@ -17,7 +17,7 @@ PALETTE = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200],
 
 def table(exp: pb.Explanation) -> str:
     """A plain-text summary: prediction, then per clip the concepts and what removing them did."""
-    lines = [f"model {exp.model_name}  bank {exp.bank_id}  features {exp.feature_mode or '-'}"]
+    lines = [f"model {exp.model_name}  bank {exp.bank_id or 'none'}  features {exp.feature_mode or '-'}"]
     lines.append("prediction: " + ", ".join(f"{s.name} {s.probability:.3f}" for s in exp.scores))
     lines.append(f"target: {exp.target_class}")
     for clip in exp.clips:
@@ -34,10 +34,15 @@ def table(exp: pb.Explanation) -> str:
                      f"{'cover':>6}")
         for i, c in enumerate(clip.concepts, start=1):
             sig = "*" if c.significant else " "
-            lines.append(f"  {i:>2} {c.name:<26} {c.importance:>10.3f} {c.tcav_score:>6.2f} {c.p_value:>8.2g} "
-                         f"{c.p_value_raw:>8.2g}{sig}{c.coverage:>6.1%}")
-    if any(c.concepts for c in exp.clips):
+            if c.HasField("tcav_score"):
+                stats = f"{c.tcav_score:>6.2f} {c.p_value:>8.2g} {c.p_value_raw:>8.2g}{sig}"
+            else:  # a group of the clip's own supervoxels: nothing was tested offline
+                stats = f"{'-':>6} {'-':>8} {'-':>8} "
+            lines.append(f"  {i:>2} {c.name:<26} {c.importance:>10.3f} {stats}{c.coverage:>6.1%}")
+    if any(c.HasField("tcav_score") for clip in exp.clips for c in clip.concepts):
         lines.append("\n* significant after Benjamini-Hochberg correction")
+    if any(c.source == pb.ConceptInstance.CLIP for clip in exp.clips for c in clip.concepts):
+        lines.append("clip/group_<n>: groups of this clip's own supervoxels (the bank has no concepts for the target)")
     return "\n".join(lines)
 
 

@@ -173,7 +173,8 @@ def bench(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
     """Speed (1-3) and, with `compare`, faithfulness on `data` (a synthetic set is generated when none is given:
     `auc_videos` per class, fresh seed 101)."""
     out = {"machine": machine(explainer), "model": explainer.clf.name, "clip_shape": list(explainer.clf.clip_shape),
-           "feature_mode": explainer.bank.feature_mode, "removal": explainer.removal,
+           "feature_mode": explainer.bank.feature_mode if explainer.bank else "clip groups",
+           "removal": explainer.removal,
            "perturbed_forwards_bf16": explainer.bf16,
            "slic": explainer.slic.to_dict(), "repeats": repeats}
     out.update(speed(explainer, repeats, baseline_repeats, seed, compare))

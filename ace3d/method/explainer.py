@@ -22,8 +22,10 @@ import torch.nn.functional as F
 from ace3d.method import features as feats
 from ace3d.method import messages
 from ace3d.method.bank import ConceptBank
+from ace3d.method.groups import MAX_GROUPS, clip_groups
 from ace3d.method.removal import fill_removed, remove_features
-from ace3d.method.supervoxels import SlicParams, Supervoxels, segment
+from ace3d.method.slic_params import SlicParams
+from ace3d.method.supervoxels import Supervoxels, segment
 from ace3d.method.video import Clip, Video, make_clips
 from ace3d.models.classifier import Classifier
 from ace3d.models.engine import ForwardEngine, normalise
@@ -51,7 +53,7 @@ class ClipResult:
 
     clip: Clip
     supervoxels: Supervoxels
-    concept_ids: list[int]  # bank rows, most important first
+    concept_ids: list[int]  # bank rows (or, for source "clip", group numbers), most important first
     importance: np.ndarray
     masks: np.ndarray  # bool K x T x H x W, one per concept in `concept_ids`
     heatmap: np.ndarray  # float32 T x H x W in [0, 1]
@@ -60,25 +62,30 @@ class ClipResult:
     top_removed: float
     baseline: float
     timings: dict[str, float] = field(default_factory=dict)
-    assigned: dict[int, int] = field(default_factory=dict)  # bank concept id -> supervoxels assigned to it
+    assigned: dict[int, int] = field(default_factory=dict)  # concept id -> supervoxels assigned to it
+    source: str = "bank"  # "clip": the concepts are groups of this clip's supervoxels (groups.py)
 
 
 class Explainer:
     """3D ACE for one model and its bank: `stream(video, request)` yields per-clip parts and the final
     Explanation, `explain` returns the final one, `explain_clip` is the per-clip method on arrays.
 
-    The bank is checked against the model once, here, so a mismatched pair never serves."""
+    The bank is checked against the model once, here, so a mismatched pair never serves. Without a bank, or
+    for a target class the bank has no concepts for, the concepts are groups of the clip's own supervoxels."""
 
-    def __init__(self, clf: Classifier, bank: ConceptBank, slic: SlicParams | None = None,
-                 batch_size: int = 16, removal: str = "input", precision: str = "auto") -> None:
-        bank.check_model(clf)
+    def __init__(self, clf: Classifier, bank: ConceptBank | None, slic: SlicParams | None = None,
+                 batch_size: int = 16, removal: str = "input", precision: str = "auto",
+                 max_groups: int = MAX_GROUPS) -> None:
+        if bank is not None:
+            bank.check_model(clf)
         if removal not in REMOVALS:
             raise ValueError(f"unknown removal {removal!r}: use one of {REMOVALS}")
         self.clf, self.bank = clf, bank
-        self.slic = slic or bank.slic
+        self.slic = slic or (bank.slic if bank is not None else SlicParams())
         self.removal = removal
+        self.max_groups = max_groups
         self.engine = ForwardEngine(clf, batch_size, precision)
-        self._centroids = torch.from_numpy(bank.centroid)
+        self._centroids = torch.from_numpy(bank.centroid) if bank is not None else None
 
     @property
     def batch_size(self) -> int:
@@ -136,23 +143,26 @@ class Explainer:
         sv = segment(clip.frames, self.slic, self.clf.device)
         t1 = time.perf_counter()
         timings["supervoxels"] = t1 - t0
-        if self.bank.feature_mode == "pooled":
-            f = feats.pool(activation[None], sv)
-        else:
+        rows = self.bank.concepts_of(target) if self.bank is not None else np.zeros(0, np.int64)
+        if len(rows) and self.bank.feature_mode == "ace":
             f = feats.ace(self.clf, clip.frames, sv, self.batch_size)
+        else:  # pooled bank features, and always for the clip's own groups
+            f = feats.pool(activation[None], sv)
         t2 = time.perf_counter()
         timings["features"] = t2 - t1
-        rows = self.bank.concepts_of(target)
         shape = tuple(clip.frames.shape[:3])
         instance = float(instance_logits[target])
-        if len(rows) == 0 or len(sv) == 0:
+        if len(sv) == 0:
             timings["importance"] = 0.0  # nothing to remove: the stage ran and cost nothing
             empty = np.zeros(shape, np.float32)
             return ClipResult(clip=clip, supervoxels=sv, concept_ids=[], importance=np.zeros(0),
                               masks=np.zeros((0, *shape), bool), heatmap=empty, concept_map=np.zeros(shape, np.uint8),
                               instance=instance, top_removed=instance, baseline=instance, timings=timings)
-        d = torch.cdist(torch.from_numpy(f), self._centroids[rows])  # N x K
-        nearest = d.argmin(1).numpy()
+        source = "bank" if len(rows) else "clip"
+        if len(rows):  # each supervoxel joins the nearest concept of the target class
+            nearest = torch.cdist(torch.from_numpy(f), self._centroids[rows]).argmin(1).numpy()
+        else:  # no concept of this class: the clip's own groups, numbered by their k-means label
+            nearest, rows = clip_groups(f, self.max_groups), np.arange(self.max_groups)
         present = sorted(set(nearest.tolist()))
         masks = sv.concept_masks([np.flatnonzero(nearest == k) for k in present])
         mt = torch.from_numpy(masks)
@@ -181,7 +191,8 @@ class Explainer:
         return ClipResult(clip=clip, supervoxels=sv, concept_ids=ids, importance=imp, masks=masks, heatmap=heat,
                           concept_map=cmap, instance=instance,
                           top_removed=float(logits[order[0]]) if len(order) else instance,
-                          baseline=float(logits[-1]), timings=timings, assigned=counts)
+                          baseline=float(logits[-1]), timings=timings, assigned=counts,
+                          source=source)
 
     # ------------------------------------------------------------------------------------ entry points
     def stream(self, video: Video, request: Request = Request()) -> Iterator[tuple[pb.Explanation, list[ClipResult]]]:

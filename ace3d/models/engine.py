@@ -49,6 +49,17 @@ def model_input(clf: Classifier, clips: np.ndarray | torch.Tensor) -> torch.Tens
     return x.permute(0, 4, 1, 2, 3).to(clf.device)
 
 
+# Peak resident bytes per input voxel of a clip in a forward: measured on the frozen Kinetics I3D at 16 x 224 x
+# 224 (the largest per voxel of the families here; docs/REAL_MODEL.md), so smaller nets get a safe margin.
+BYTES_PER_VOXEL = 160
+
+
+def batch_for_budget(clip_shape: tuple[int, int, int], budget_mb: float, most: int = 16) -> int:
+    """Clips per forward so that one chunk of perturbed clips stays within `budget_mb` of memory."""
+    per_clip = BYTES_PER_VOXEL * int(np.prod(clip_shape))
+    return max(1, min(most, int(budget_mb * 2**20 // per_clip)))
+
+
 def channels_last(x: torch.Tensor) -> torch.Tensor:
     """Clips in channels-last order, which oneDNN's 3D convolutions prefer (docs/PERFORMANCE.md)."""
     return x.contiguous(memory_format=torch.channels_last_3d) if x.dim() == 5 else x

@@ -31,6 +31,7 @@ class Family:
     std: tuple[float, float, float] | None = None
     class_names: tuple[str, ...] | None = None
     needs_path: bool = True
+    default_path: Callable[[], Path] | None = None  # the file a spec without PATH loads (archives copy it)
     summary: str = ""
 
 

@@ -44,7 +44,7 @@ def copy_served_package(dest: Path) -> Path:
 # --------------------------------------------------------------------------------------------- archive
 def _stage_model(spec: str, dest: Path) -> str:
     """Copy the files a model spec points at into `dest` and return the spec relative to the archive root."""
-    from ace3d.models import ASSETS
+    from ace3d.models import ASSETS, FAMILIES
 
     kind, _, path_s = spec.partition(":")
     dest.mkdir(parents=True, exist_ok=True)
@@ -59,10 +59,13 @@ def _stage_model(spec: str, dest: Path) -> str:
         shutil.copy2(cfg_path, dest / cfg_path.name)
         shutil.copy2(weights, dest / weights.name)
         return f"demo:{dest.name}/{cfg_path.name}"
-    path = Path(path_s)
-    if not path_s or not path.is_file():
+    family = FAMILIES.get(kind)
+    path = Path(path_s) if path_s else (family.default_path() if family and family.default_path else None)
+    if path is None or not path.is_file():
         raise ServeError(f"model spec {spec!r} must name an existing checkpoint file (KIND:PATH)")
     shutil.copy2(path, dest / path.name)
+    if path.with_suffix(".sha256").is_file():  # the loader checks the weights against it
+        shutil.copy2(path.with_suffix(".sha256"), dest / path.with_suffix(".sha256").name)
     return f"{kind}:{dest.name}/{path.name}"
 
 
@@ -82,20 +85,23 @@ def _model_config(base: Path, device: str, batch_size: int | None, workers: int 
     return text + "".join(f"{k}: {v}\n" for k, v in overrides.items())
 
 
-def build_archive(model: str, bank: str | Path, name: str, out: str | Path, *, layer: str | None = None,
+def build_archive(model: str, bank: str | Path | None, name: str, out: str | Path, *, layer: str | None = None,
                   config: str | Path | None = None, device: str = "auto", batch_size: int | None = None,
                   workers: int | None = None, check: bool = True, version: str = "1.0") -> Path:
-    """Build `out/NAME.mar` and return its path (replaced if it exists)."""
+    """Build `out/NAME.mar` and return its path (replaced if it exists). Without a bank the served model
+    explains with each clip's own supervoxel groups."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise ServeError(f"archive name {name!r} must be letters, digits, '_', '.', '-'")
-    bank_path = Path(bank)
-    if not bank_path.is_file():
+    bank_path = Path(bank) if bank else None
+    if bank_path is not None and not bank_path.is_file():
         raise ServeError(f"concept bank not found: {bank_path}")
     if check:
         from ace3d import models
         from ace3d.method import bank as banks
 
-        banks.load(bank_path).check_model(models.load(model, layer=layer))  # BankError on a mismatch
+        clf = models.load(model, layer=layer)  # a model that cannot load is refused here, not by a worker
+        if bank_path is not None:
+            banks.load(bank_path).check_model(clf)  # BankError on a mismatch
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ace3d-archive-") as tmp:
@@ -103,9 +109,10 @@ def build_archive(model: str, bank: str | Path, name: str, out: str | Path, *, l
         stage.mkdir()
         copy_served_package(stage)
         spec = _stage_model(model, stage / "model")
-        shutil.copy2(bank_path, stage / "bank.npz")
+        if bank_path is not None:
+            shutil.copy2(bank_path, stage / "bank.npz")
         shutil.copy2(project_file("model_store/metrics.yaml"), stage / protocol.METRICS_FILE)
-        serving = {"model": spec, "layer": layer, "bank": "bank.npz", "name": name,
+        serving = {"model": spec, "layer": layer, "bank": "bank.npz" if bank_path else None, "name": name,
                    "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (stage / protocol.SERVING_FILE).write_text(json.dumps(serving, indent=1))
         cfg = Path(tmp) / "model-config.yaml"
@@ -131,15 +138,11 @@ def build_archive(model: str, bank: str | Path, name: str, out: str | Path, *, l
 
 # ------------------------------------------------------------------------------------------------- CLI
 def cmd_archive(args) -> None:
-    from ace3d.models import ASSETS
+    from ace3d.cli import bank_path
 
-    bank = args.bank
-    if bank in (None, "demo"):
-        if args.model != "demo":
-            raise ServeError("--bank is required with a model other than 'demo'")
-        bank = ASSETS / "demo_bank.npz"
-    path = build_archive(args.model, bank, args.name, args.out or project_file("model_store"), layer=args.layer,
-                         config=args.config, device=args.device, batch_size=args.batch_size, workers=args.workers)
+    path = build_archive(args.model, bank_path(args.model, args.bank), args.name,
+                         args.out or project_file("model_store"), layer=args.layer, config=args.config,
+                         device=args.device, batch_size=args.batch_size, workers=args.workers)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -147,7 +150,8 @@ def add_parser(sub) -> None:
     """Register `ace3d archive`."""
     sp = sub.add_parser("archive", help="build a TorchServe model archive (.mar) from a model and a bank")
     sp.add_argument("--model", default="demo", help="model spec, as for `ace3d explain` (default: demo)")
-    sp.add_argument("--bank", default=None, help="concept bank file (default with --model demo: the committed bank)")
+    sp.add_argument("--bank", default=None, help="concept bank file, or 'none' (default: the committed bank with "
+                    "--model demo, none otherwise)")
     sp.add_argument("--layer", default=None, help="bottleneck layer (default: the model's)")
     sp.add_argument("--name", default="demo", help="archive and model name (default: demo)")
     sp.add_argument("--out", default=None, help="output directory (default: the project's model_store/)")

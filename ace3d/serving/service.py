@@ -26,6 +26,7 @@ from ace3d.memory import keep_freed_memory
 from ace3d.method import bank as banks
 from ace3d.method.explainer import Explainer, Request
 from ace3d.method.video import DecodeLimits, decode
+from ace3d.models.engine import batch_for_budget
 from ace3d.serving import protocol
 from ace3d.v1 import explanation_pb2 as pb
 
@@ -37,6 +38,7 @@ class ServiceConfig:
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     max_clips: int = 8
     threads: int = 0  # torch threads per worker (0: torch's default)
+    memory_budget_mb: float = 2048  # one chunk of perturbed clips through the model stays within it
     keep_freed_memory: bool = True
     warmup: bool = True
 
@@ -50,6 +52,7 @@ class ServiceConfig:
                               max_seconds=float(cfg.get("max_decode_seconds", d.max_seconds)))
         return cls(limits=limits, max_clips=min(int(cfg.get("max_clips", cls.max_clips)), protocol.MAX_CLIPS),
                    threads=int(cfg.get("threads", 0)), keep_freed_memory=bool(cfg.get("keep_freed_memory", True)),
+                   memory_budget_mb=float(cfg.get("memory_budget_mb", cls.memory_budget_mb)),
                    warmup=bool(cfg.get("warmup", True)))
 
 
@@ -131,14 +134,16 @@ class ExplainService:
             keep_freed_memory()  # glibc keeps freed heap for the next request (ace3d/memory.py)
         serving = json.loads((model_dir / protocol.SERVING_FILE).read_text())
         clf = models.load(resolve_spec(serving["model"], model_dir), layer=serving.get("layer"), device=device)
-        bank = banks.load(model_dir / serving["bank"])
-        service = cls(Explainer(clf, bank), config)  # the Explainer refuses a bank built for another model
+        bank = banks.load(model_dir / serving["bank"]) if serving.get("bank") else None
+        batch = batch_for_budget(clf.clip_shape, config.memory_budget_mb)
+        service = cls(Explainer(clf, bank, batch_size=batch), config)  # refuses a bank built for another model
         service.warmup_seconds = service.explainer.warmup() if config.warmup else 0.0
         return service
 
     def describe(self) -> str:
         clf, bank = self.explainer.clf, self.explainer.bank
-        return (f"model {clf.name} on {clf.device}, bank {bank.bank_id} ({bank.feature_mode} features), "
+        bank_text = f"bank {bank.bank_id} ({bank.feature_mode} features)" if bank else "no bank (clip groups)"
+        return (f"model {clf.name} on {clf.device}, {bank_text}, {self.explainer.batch_size} clips per forward, "
                 f"limits {self.config.limits}, max_clips {self.config.max_clips}")
 
     def answer(self, inputs: Mapping[str, Any], *, can_stream: bool = True) -> Iterator[pb.Explanation]:

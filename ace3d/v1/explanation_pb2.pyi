@@ -1,4 +1,5 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -43,7 +44,13 @@ class ClassScore(_message.Message):
     def __init__(self, name: _Optional[str] = ..., index: _Optional[int] = ..., probability: _Optional[float] = ..., logit: _Optional[float] = ...) -> None: ...
 
 class ConceptInstance(_message.Message):
-    __slots__ = ("id", "name", "importance", "tcav_score", "p_value", "p_value_raw", "significant", "coverage", "supervoxels")
+    __slots__ = ("id", "name", "importance", "tcav_score", "p_value", "p_value_raw", "significant", "coverage", "supervoxels", "source")
+    class Source(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        BANK: _ClassVar[ConceptInstance.Source]
+        CLIP: _ClassVar[ConceptInstance.Source]
+    BANK: ConceptInstance.Source
+    CLIP: ConceptInstance.Source
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +60,7 @@ class ConceptInstance(_message.Message):
     SIGNIFICANT_FIELD_NUMBER: _ClassVar[int]
     COVERAGE_FIELD_NUMBER: _ClassVar[int]
     SUPERVOXELS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     id: int
     name: str
     importance: float
@@ -62,7 +70,8 @@ class ConceptInstance(_message.Message):
     significant: bool
     coverage: float
     supervoxels: int
-    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., importance: _Optional[float] = ..., tcav_score: _Optional[float] = ..., p_value: _Optional[float] = ..., p_value_raw: _Optional[float] = ..., significant: _Optional[bool] = ..., coverage: _Optional[float] = ..., supervoxels: _Optional[int] = ...) -> None: ...
+    source: ConceptInstance.Source
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., importance: _Optional[float] = ..., tcav_score: _Optional[float] = ..., p_value: _Optional[float] = ..., p_value_raw: _Optional[float] = ..., significant: _Optional[bool] = ..., coverage: _Optional[float] = ..., supervoxels: _Optional[int] = ..., source: _Optional[_Union[ConceptInstance.Source, str]] = ...) -> None: ...
 
 class Region(_message.Message):
     __slots__ = ("x", "y", "width", "height")

@@ -109,7 +109,7 @@ def _worker_pid(server, model: str) -> int:
 
 
 @contextlib.contextmanager
-def serving(tmp: Path, spec: str, bank: Path, name: str, model_config: str, max_request: int, label: str):
+def serving(tmp: Path, spec: str, bank: Path | None, name: str, model_config: str, max_request: int, label: str):
     """Archive `spec` + `bank` as `name` with `model_config`, start a TorchServe on free loopback ports, yield
     (server, archive) and always stop it, checking that nothing of it (launcher, java, worker) outlives it."""
     from ace3d.serving.archive import build_archive

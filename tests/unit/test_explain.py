@@ -86,3 +86,40 @@ def test_options_parsing():
         parse_options(b"\xff\xff\xff")
     with pytest.raises(OptionsError, match="over the limit"):
         request_from_options(pb.ExplainOptions(max_clips=10_000))
+
+
+def test_without_a_bank_the_clip_groups_are_explained(tiny_model, synth_dir):
+    """No bank (or no concept of the target class): the concepts are the clip's own supervoxel groups, named
+    apart from bank concepts, without TCAV fields, with importance, heatmap and self-check scores as usual."""
+    ex = Explainer(tiny_model, None)
+    video = read_file(sorted((synth_dir / "move_up").glob("*.mp4"))[0])
+    exp, res = ex.explain(video)
+    clip = exp.clips[0]
+    assert exp.bank_id == "" and res[0].source == "clip"
+    assert 1 <= len(clip.concepts) <= ex.max_groups
+    for c in clip.concepts:
+        assert c.source == pb.ConceptInstance.CLIP and c.name.startswith("clip/group_")
+        assert not c.HasField("tcav_score") and not c.HasField("p_value") and not c.HasField("significant")
+    imps = [c.importance for c in clip.concepts]
+    assert imps == sorted(imps, reverse=True)
+    assert clip.instance_score - clip.top_concept_removed_score == pytest.approx(imps[0], abs=1e-3)
+    assert from_volume(clip.heatmap).shape == tuple(tiny_model.clip_shape) and clip.HasField("concept_map")
+    assert "tcavScore" not in to_json(exp)
+
+
+def test_a_class_without_bank_concepts_gets_clip_groups(tiny_model, tiny_bank, synth_dir):
+    import dataclasses
+
+    from ace3d.method.bank import ARRAYS
+
+    keep = tiny_bank.class_index != 0  # the bank without class 0's concepts
+    rows = {k: getattr(tiny_bank, k)[keep] for k in ARRAYS if k != "baseline_feature"}
+    partial = dataclasses.replace(tiny_bank, **rows, names=[n for n, k in zip(tiny_bank.names, keep, strict=True) if k])
+    ex = Explainer(tiny_model, partial)
+    video = read_file(sorted((synth_dir / "move_up").glob("*.mp4"))[0])
+    exp, res = ex.explain(video, Request(target_class=tiny_model.class_names[0]))
+    assert res[0].source == "clip" and exp.bank_id == tiny_bank.bank_id and exp.clips[0].concepts
+    assert all(c.source == pb.ConceptInstance.CLIP for c in exp.clips[0].concepts)
+    other = tiny_model.class_names[int(tiny_bank.class_index[keep][0])]
+    _, res = ex.explain(video, Request(target_class=other))
+    assert res[0].source == "bank"

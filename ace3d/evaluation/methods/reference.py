@@ -37,7 +37,7 @@ class ReferencePipeline(ExplanationMethod):
         with torch.inference_mode():
             instance = float(net.logits(model_input(self.clf, frames))[0, target])
         sv = segment(frames, PAPER)
-        rows = self.bank.concepts_of(target)
+        rows = self.bank.concepts_of(target) if self.bank is not None else []
         shape = tuple(frames.shape[:3])
         if len(sv) == 0 or len(rows) == 0:
             return Attribution(masks=np.zeros((0, *shape), bool), scores=np.zeros(0),

@@ -83,7 +83,7 @@ def cmd_explain(args) -> None:
     explainer = _explainer(args)
     req = explainer.resolve(Request(target_class=args.target, top_k=args.top_k, max_concepts=args.max_concepts,
                                     max_clips=args.max_clips))  # an unknown class fails before any work
-    v = video.read_file(args.video)
+    v = video.read_file(args.video, video.limits_for(explainer.clf.clip_shape))
     exp, _ = explainer.explain(v, req)
     print(report.table(exp))
     if args.json:

@@ -46,7 +46,7 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
     for cname, paths in videos.items():
         label = classes.index(cname)
         for p in tqdm(paths[:limit] if limit else paths, desc=f"evaluate {cname}", disable=not progress):
-            clip = make_clips(read_file(p), engine.clf.clip_shape)[0]
+            clip = make_clips(read_file(p), engine.clf.clip_shape, frame_rate=engine.clf.frame_rate)[0]
             _, logits = engine.classify([clip.frames])
             target = int(logits[0].argmax())
             a = method.attribute(clip, target)

@@ -50,7 +50,7 @@ class _Seen:
 
 
 def _process(clf: Classifier, path: Path, params: BankParams) -> _Seen:
-    clip = make_clips(read_file(path), clf.clip_shape)[0]
+    clip = make_clips(read_file(path), clf.clip_shape, frame_rate=clf.frame_rate)[0]
     sv = segment(clip.frames, params.slic)
     return _Seen(clip.frames, sv, feats.extract(clf, clip.frames, sv, params.feature_mode))
 

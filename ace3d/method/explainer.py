@@ -110,7 +110,7 @@ class Explainer:
         return request
 
     def clips(self, video: Video, request: Request) -> list[Clip]:
-        return make_clips(video, self.clf.clip_shape, request.max_clips)
+        return make_clips(video, self.clf.clip_shape, request.max_clips, self.clf.frame_rate)
 
     def classify(self, clips: list[Clip]) -> tuple[torch.Tensor, torch.Tensor]:
         """Bottleneck activations and logits of all clips (batched float32 forwards)."""

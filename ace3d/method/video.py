@@ -5,6 +5,7 @@ every failure becomes a `VideoError` / `TooLargeError` that names the problem.""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from dataclasses import dataclass
@@ -51,6 +52,12 @@ class Clip:
     frame_indices: list[int]
     region: tuple[int, int, int, int]  # (x, y, width, height) in source pixels
     index: int = 0
+
+
+def limits_for(clip_shape: tuple[int, int, int], base: DecodeLimits = DecodeLimits()) -> DecodeLimits:
+    """`base` with frames kept at least twice the clip's side, so that a centre crop of a wide video still
+    has the clip's resolution (a 640 x 272 video kept at 256 px would give a 224-pixel model a 109-pixel crop)."""
+    return dataclasses.replace(base, keep_side=max(base.keep_side, 2 * max(clip_shape[1:])))
 
 
 def read_file(path: str | Path, limits: DecodeLimits = DecodeLimits()) -> Video:
@@ -194,11 +201,19 @@ def _decode_container(data: bytes, limits: DecodeLimits) -> Video:
         container.close()
 
 
-def clip_indices(num_frames: int, clip_len: int, max_clips: int = 1) -> list[list[int]]:
-    """Frame indices of up to `max_clips` clips spread over the video, each `clip_len` frames sampled
-    uniformly over its own equal share of the video (short videos repeat frames)."""
+def clip_indices(num_frames: int, clip_len: int, max_clips: int = 1, step: float | None = None) -> list[list[int]]:
+    """Frame indices of up to `max_clips` clips. Without `step`: spread over the video, each `clip_len` frames
+    sampled uniformly over its own equal share of it. With `step` (source frames per model frame, from the
+    model's and the video's frame rates): windows of `clip_len` frames at that step, as the model was trained,
+    spread evenly over the video. Short videos repeat frames."""
     if num_frames <= 0:
         raise VideoError("video has zero frames", reason="empty_video")
+    if step:
+        window = clip_len * step
+        n_clips = max(1, min(max_clips, int(num_frames // window)))
+        starts = np.linspace(0, max(0.0, num_frames - window), n_clips)
+        return [[int(j) for j in (s + np.arange(clip_len) * step).round().astype(int).clip(0, num_frames - 1)]
+                for s in starts]
     n_clips = max(1, min(max_clips, num_frames // clip_len))
     bounds = np.linspace(0, num_frames, n_clips + 1)
     out = []
@@ -218,8 +233,10 @@ def center_region(width: int, height: int, aspect: float = 1.0) -> tuple[int, in
     return ((width - rw) // 2, (height - rh) // 2, rw, rh)
 
 
-def make_clips(video: Video, clip_shape: tuple[int, int, int], max_clips: int = 1) -> list[Clip]:
-    """Cut a video into model clips: sample frames, centre-crop to the clip's aspect, resize."""
+def make_clips(video: Video, clip_shape: tuple[int, int, int], max_clips: int = 1,
+               frame_rate: float | None = None) -> list[Clip]:
+    """Cut a video into model clips: sample frames (at the model's `frame_rate` when it has one and the video
+    says its own), centre-crop to the clip's aspect, resize."""
     t, ch, cw = clip_shape
     kh, kw = video.frames.shape[1:3]
     sw, sh = video.source_size
@@ -227,7 +244,8 @@ def make_clips(video: Video, clip_shape: tuple[int, int, int], max_clips: int = 
     sx, sy = sw / kw, sh / kh
     region = (round(x * sx), round(y * sy), round(rw * sx), round(rh * sy))
     clips = []
-    for i, idx in enumerate(clip_indices(video.num_frames, t, max_clips)):
+    step = video.fps / frame_rate if frame_rate and video.fps > 0 else None
+    for i, idx in enumerate(clip_indices(video.num_frames, t, max_clips, step)):
         crop = video.frames[idx, y:y + rh, x:x + rw]
         clips.append(Clip(frames=resize_frames(crop, (ch, cw)), frame_indices=idx, region=region, index=i))
     return clips

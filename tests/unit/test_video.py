@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ace3d.errors import TooLargeError, VideoError
-from ace3d.method.video import DecodeLimits, clip_indices, decode, make_clips, read_file, write_mp4
+from ace3d.method.video import DecodeLimits, clip_indices, decode, limits_for, make_clips, read_file, write_mp4
 
 
 def _npy(arr: np.ndarray) -> bytes:
@@ -64,6 +64,27 @@ def test_clip_indices_spread_and_repeat():
     assert len(three) == 3 and three[0][-1] < three[1][0] and three[2][-1] == 99
     short = clip_indices(5, 16, 4)  # fewer frames than a clip: one clip, frames repeated
     assert len(short) == 1 and len(short[0]) == 16 and max(short[0]) == 4
+
+
+def test_clip_indices_at_the_models_frame_rate():
+    """A model trained at 25 fps sees consecutive frames of a 25 fps video, and every second frame of a 50 fps
+    one; several clips spread over the video, one clip sits in the middle."""
+    one = clip_indices(250, 16, 1, step=1.0)
+    assert one == [list(range(117, 133))]
+    four = clip_indices(250, 16, 4, step=1.0)
+    assert [c[0] for c in four] == [0, 78, 156, 234] and all(c[-1] - c[0] == 15 for c in four)
+    fast = clip_indices(100, 16, 1, step=2.0)
+    assert fast[0][1] - fast[0][0] == 2 and len(fast[0]) == 16
+    short = clip_indices(10, 16, 3, step=1.0)  # shorter than one window: one clip, the last frame repeated
+    assert len(short) == 1 and short[0][:10] == list(range(10)) and set(short[0][10:]) == {9}
+    video = decode(_npy(np.zeros((40, 8, 8, 3), np.uint8)))
+    video.fps = 50.0
+    assert make_clips(video, (8, 8, 8), frame_rate=25.0)[0].frame_indices == list(range(12, 28, 2))
+
+
+def test_limits_for_a_model_keep_the_clip_resolution():
+    assert limits_for((16, 224, 224)).keep_side == 448 and limits_for((16, 64, 64)).keep_side == 256
+    assert limits_for((16, 224, 224), DecodeLimits(max_frames=9)).max_frames == 9
 
 
 def test_make_clips_centre_crop_region():

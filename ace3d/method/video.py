@@ -213,8 +213,8 @@ def clip_indices(num_frames: int, clip_len: int, max_clips: int = 1, step: float
         n_clips = max(1, min(max_clips, int(num_frames // window)))
         span = max(0.0, num_frames - window)
         starts = np.linspace(0, span, n_clips) if n_clips > 1 else np.array([span / 2])  # one clip: the middle
-        return [[int(j) for j in (s + np.arange(clip_len) * step).round().astype(int).clip(0, num_frames - 1)]
-                for s in starts]
+        return [[int(j) for j in (np.floor(s + 0.5) + np.arange(clip_len) * step).round().astype(int)
+                 .clip(0, num_frames - 1)] for s in starts]
     n_clips = max(1, min(max_clips, num_frames // clip_len))
     bounds = np.linspace(0, num_frames, n_clips + 1)
     out = []

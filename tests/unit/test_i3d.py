@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from ace3d import models
 from ace3d.errors import ModelError
 from ace3d.method.video import make_clips, read_file
-from ace3d.models.engine import ForwardEngine
+from ace3d.models.engine import ForwardEngine, model_input
 from ace3d.models.i3d_weights import read_checkpoint
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "v_CricketShot_g04_c01_rgb.gif"
@@ -22,13 +23,23 @@ def i3d():
 
 
 def test_sample_clip_is_playing_cricket(i3d):
+    """DeepMind's protocol: all 79 frames of the sample at once (the net is convolutional in time)."""
     assert len(i3d.class_names) == 400 and i3d.layer == "Mixed_4f" and i3d.clip_shape == (16, 224, 224)
-    clip = make_clips(read_file(SAMPLE), i3d.clip_shape, frame_rate=i3d.frame_rate)[0]
-    _, logits = ForwardEngine(i3d).classify([clip.frames])
-    probs = logits.softmax(1)[0]
+    frames = read_file(SAMPLE).frames
+    assert frames.shape == (79, 224, 224, 3)
+    with torch.inference_mode():
+        probs = i3d.logits(model_input(i3d, frames)).softmax(1)[0]
     top = int(probs.argmax())
     assert i3d.class_names[top] == "playing cricket"
     assert float(probs[top]) >= 0.95
+
+
+def test_the_served_clip_is_playing_cricket_too(i3d):
+    """What the explainer feeds it: one 16-frame window at 25 fps, from the middle of the video."""
+    clip = make_clips(read_file(SAMPLE), i3d.clip_shape, frame_rate=i3d.frame_rate)[0]
+    assert clip.frame_indices == list(range(32, 48))
+    _, logits = ForwardEngine(i3d).classify([clip.frames])
+    assert i3d.class_names[int(logits[0].argmax())] == "playing cricket"
 
 
 def test_checkpoint_reader_allows_numpy_arrays_only():

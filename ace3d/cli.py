@@ -38,13 +38,22 @@ def _explainer(args):
 
 
 def cmd_synth(args) -> None:
-    from ace3d.jobs.synth import generate
+    from ace3d.jobs.synth import SynthConfig, generate
 
-    generate(args.out, per_class=args.per_class, seed=args.seed, n_random=args.random)
+    generate(args.out, per_class=args.per_class, seed=args.seed, n_random=args.random, cfg=SynthConfig(look=args.look))
     print(f"wrote synthetic videos to {args.out}")
 
 
 def cmd_train(args) -> None:
+    if args.init == "i3d_kinetics400":  # the Kinetics model adapted to the data's classes (jobs/transfer.py)
+        from ace3d.jobs.transfer import TransferConfig, train_transfer
+
+        rec = train_transfer(args.data, args.out, TransferConfig(still=args.still or 0.2, seed=args.seed),
+                             test_data=args.test_data)
+        for data, t in rec["training"]["tests"].items():
+            print(f"test accuracy {t['accuracy']:.3f} on {t['videos']} videos of {data}")
+        print(f"saved {Path(args.out).with_suffix('.pt')} and .json")
+        return
     from ace3d.jobs.train import TrainConfig, train
 
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, clip_shape=(16, args.size, args.size), lr=args.lr,
@@ -149,9 +158,10 @@ def parser() -> argparse.ArgumentParser:
         if bank:
             sp.add_argument("--bank", default=None, help="concept bank file, or 'none' (default: the committed "
                             "bank with --model demo, none otherwise: each clip's own supervoxel groups)")
-            sp.add_argument("--removal", choices=("input", "bottleneck"), default="input",
-                            help="how a concept is taken out: in the clip (default) or in the bottleneck "
-                            "activation with only the later layers re-run (faster, measured less faithful)")
+            sp.add_argument("--removal", choices=("input", "bottleneck", "ranked"), default="input",
+                            help="how a concept is taken out: in the clip (default); in the bottleneck activation "
+                            "with only the later layers re-run (faster; measured less faithful on the demo model); "
+                            "ranked: ranked at the bottleneck, the self-check scores measured in the clip")
             sp.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                             help="precision of the perturbed forwards (auto: bfloat16 where the hardware has it; "
                             "predictions are always float32)")
@@ -161,19 +171,23 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--per-class", type=int, default=50)
     sp.add_argument("--random", type=int, default=None, help="random videos (default: per-class)")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--look", choices=("plain", "varied", "shifted"), default="plain",
+                    help="plain: the default model's data; varied: more shapes, outlines, backgrounds, lighting, "
+                    "distractors that move (for training); shifted: a look held out from training")
     sp.set_defaults(func=cmd_synth, computes=True)
 
     sp = sub.add_parser("train", help="train the default model on a synthetic data set")
     sp.add_argument("--data", required=True)
     sp.add_argument("--out", required=True, help="output path stem: writes .pt and .json")
-    sp.add_argument("--test-data", default=None)
+    sp.add_argument("--test-data", nargs="+", default=None, help="test sets: accuracy on each")
     sp.add_argument("--epochs", type=int, default=14)
     sp.add_argument("--size", type=int, default=64, help="clip height and width")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle schedule)")
     sp.add_argument("--still", type=float, default=0.0,
                     help="share of each batch made motionless and labelled no_motion (adds that class)")
-    sp.add_argument("--init", default=None, help="model spec to start from, e.g. demo (fine-tuning)")
+    sp.add_argument("--init", default=None, help="model spec to start from, e.g. demo (fine-tuning), or "
+                    "i3d_kinetics400: the Kinetics I3D cut at Mixed_3c with a new head for the data's classes")
     sp.set_defaults(func=cmd_train, computes=True)
 
     sp = sub.add_parser("build-bank", help="discover concepts and test them (TCAV) into a bank file")

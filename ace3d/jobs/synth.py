@@ -30,6 +30,7 @@ class SynthConfig:
     noise: float = 5.0  # per-frame Gaussian noise, in grey levels
     texture: float = 0.6  # contrast of the background texture (0: flat colour)
     distractors: tuple[int, int] = (1, 3)  # static distractor shapes, inclusive range
+    look: str = "plain"  # or a look of looks.py: "varied" (for training), "shifted" (held out)
 
 
 def _shape_mask(kind: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
@@ -68,6 +69,8 @@ def render(rng: np.random.Generator, direction: tuple[int, int] | None,
            cfg: SynthConfig = SynthConfig()) -> tuple[np.ndarray, np.ndarray]:
     """One video (uint8 T x H x W x 3) and its actor mask (bool T x H x W). direction None: the actor
     wanders with no consistent direction (a random video for CAVs' random sets)."""
+    if cfg.look != "plain":
+        return render_look(rng, direction, cfg)
     s, t = cfg.size, cfg.frames
     bg = _background(rng, s, cfg.texture)
     for _ in range(int(rng.integers(cfg.distractors[0], cfg.distractors[1] + 1))):
@@ -89,6 +92,47 @@ def render(rng: np.random.Generator, direction: tuple[int, int] | None,
         img[m] = colour
         masks[i] = m
         img += rng.normal(0, cfg.noise, img.shape).astype(np.float32)
+        frames[i] = img.clip(0, 255).astype(np.uint8)
+        if direction is None:
+            angle = rng.uniform(0, 2 * np.pi)
+            cx, cy = cx + np.cos(angle) * speed * 0.7, cy + np.sin(angle) * speed * 0.7
+        else:
+            cx, cy = cx + direction[0] * speed, cy + direction[1] * speed
+    return frames, masks
+
+
+def render_look(rng: np.random.Generator, direction: tuple[int, int] | None,
+                cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
+    """`render` in a look of looks.py: its shapes (some as outlines), backgrounds, lighting and distractors
+    that move in place; the actor moves exactly as in the plain look."""
+    from ace3d.jobs import looks
+
+    look = looks.LOOKS[cfg.look]
+    s, t = cfg.size, cfg.frames
+    bg = looks.background(rng, str(rng.choice(look.backgrounds)), s, _background)
+    field, drift = looks.lighting(rng, look.lighting, s, t)
+    distractors = []
+    for _ in range(int(rng.integers(cfg.distractors[0], cfg.distractors[1] + 1))):
+        distractors.append((str(rng.choice(look.shapes)), rng.uniform(0, s), rng.uniform(0, s),
+                            rng.uniform(cfg.min_radius, cfg.max_radius), bool(rng.random() < look.outline_share),
+                            _colour(rng), rng.uniform(0, 2 * np.pi), rng.uniform(0, np.pi), rng.uniform(1.5, 4.0)))
+    kind, outline = str(rng.choice(look.shapes)), bool(rng.random() < look.outline_share)
+    r = rng.uniform(cfg.min_radius, cfg.max_radius)
+    colour = _colour(rng)
+    speed = rng.uniform(cfg.min_speed, cfg.max_speed)
+    margin = s * 0.2
+    cx, cy = rng.uniform(margin, s - margin), rng.uniform(margin, s - margin)
+    frames = np.empty((t, s, s, 3), np.uint8)
+    masks = np.zeros((t, s, s), bool)
+    for i in range(t):
+        img = bg.copy()
+        for dk, dxc, dyc, dr, dout, dcol, phase, angle, amp in distractors:
+            ox, oy = looks.distractor_offset(look.distractor_motion, phase, angle, amp, i)
+            img[looks.shape_mask(dk, dxc + ox, dyc + oy, dr, s, dout)] = dcol
+        m = looks.shape_mask(kind, cx, cy, r, s, outline)
+        img[m] = colour
+        masks[i] = m
+        img = img * field * drift[i] + rng.normal(0, cfg.noise, img.shape).astype(np.float32)
         frames[i] = img.clip(0, 255).astype(np.uint8)
         if direction is None:
             angle = rng.uniform(0, 2 * np.pi)

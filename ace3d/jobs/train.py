@@ -116,7 +116,7 @@ def init_from(net: torch.nn.Module, spec: str) -> list[str]:
     return fresh
 
 
-def _batch(clips, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+def batch_input(clips, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
     """uint8 clips (N x T x H x W x 3, or a list of them) -> the network's N x 3 x T x H x W."""
     x = torch.from_numpy(np.ascontiguousarray(np.stack(list(clips)))).float()
     return normalise(x, mean, std).permute(0, 4, 1, 2, 3)
@@ -126,13 +126,13 @@ def accuracy(clf: models.Classifier, x: np.ndarray, y: np.ndarray, batch: int = 
     correct = 0
     with torch.inference_mode():
         for i in range(0, len(x), batch):
-            xb = _batch(x[i:i + batch], clf.mean, clf.std)
+            xb = batch_input(x[i:i + batch], clf.mean, clf.std)
             correct += int((clf.logits(xb).argmax(1).numpy() == y[i:i + batch]).sum())
     return correct / max(1, len(x))
 
 
 def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
-          test_data: str | Path | None = None, progress: bool = True) -> dict:
+          test_data: str | Path | list[str | Path] | None = None, progress: bool = True) -> dict:
     """Train, save `out` (.pt weights) and `out` with .json (config), return the training record."""
     torch.manual_seed(cfg.seed)
     if cfg.threads:
@@ -164,7 +164,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
                 n = int(rng.binomial(len(b), cfg.still))
                 xs, ys = xs.copy(), ys.copy()
                 xs[:n], ys[:n] = still_clips(xs[:n], rng, cfg.still_noise), classes.index(NO_MOTION)
-            xb = _batch(xs, mean, std)
+            xb = batch_input(xs, mean, std)
             yb = torch.from_numpy(ys)
             if cfg.augment:
                 xb, yb = _augment(xb, yb, classes, gen)
@@ -191,12 +191,16 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
               "input_transform": cfg.input_transform, "mean": list(mean), "std": list(std),
               "class_names": classes, "training": {**asdict(cfg), "data": str(data), "history": history,
                                                    "train_videos": int(len(x)), "fresh_parameters": fresh}}
-    if test_data:
+    tests = [test_data] if isinstance(test_data, (str, Path)) else list(test_data or [])
+    if tests:  # the first set's accuracy is `test_accuracy`; every set's is in `tests`
         out.with_suffix(".json").write_text(json.dumps(record, indent=1))
         clf = models.load_config(out.with_suffix(".json"))
-        xt, yt = load_clips(test_data, cfg.clip_shape, list(CLASSES), "test", progress)
-        record["training"]["test_accuracy"] = accuracy(clf, xt, yt)
-        record["training"]["test_data"] = str(test_data)
-        record["training"]["test_videos"] = int(len(xt))
+        record["training"]["tests"] = {}
+        for td in tests:
+            xt, yt = load_clips(td, cfg.clip_shape, list(CLASSES), "test", progress)
+            record["training"]["tests"][str(td)] = {"accuracy": accuracy(clf, xt, yt), "videos": int(len(xt))}
+        first = record["training"]["tests"][str(tests[0])]
+        record["training"].update(test_accuracy=first["accuracy"], test_data=str(tests[0]),
+                                  test_videos=first["videos"])
     out.with_suffix(".json").write_text(json.dumps(record, indent=1))
     return record

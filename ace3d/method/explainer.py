@@ -31,7 +31,10 @@ from ace3d.models.classifier import Classifier
 from ace3d.models.engine import ForwardEngine, normalise
 from ace3d.v1 import explanation_pb2 as pb
 
-REMOVALS = ("input", "bottleneck")
+# How a concept is taken out: "input" in the clip (every forward is a full one); "bottleneck" in the concept
+# layer's activation, re-running only the later layers; "ranked": ranked at the bottleneck, with the self-check
+# scores (top concept removed, everything removed) measured in the clip. Faithfulness of each: docs.
+REMOVALS = ("input", "bottleneck", "ranked")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,12 @@ class ClipResult:
     source: str = "bank"  # "clip": the concepts are groups of this clip's supervoxels (groups.py)
 
 
+def clip_slic(clip_shape: tuple[int, int, int], side: int = 56) -> SlicParams:
+    """The supervoxel recipe without a bank: the default one, on the clip shrunk to about `side` pixels (the
+    default model's bank segments its 64-pixel clips at half size; a 224-pixel clip at a quarter)."""
+    return SlicParams(downscale=max(2, round(clip_shape[1] / side)))
+
+
 class Explainer:
     """3D ACE for one model and its bank: `stream(video, request)` yields per-clip parts and the final
     Explanation, `explain` returns the final one, `explain_clip` is the per-clip method on arrays.
@@ -81,7 +90,7 @@ class Explainer:
         if removal not in REMOVALS:
             raise ValueError(f"unknown removal {removal!r}: use one of {REMOVALS}")
         self.clf, self.bank = clf, bank
-        self.slic = slic or (bank.slic if bank is not None else SlicParams())
+        self.slic = slic or (bank.slic if bank is not None else clip_slic(clf.clip_shape))
         self.removal = removal
         self.max_groups = max_groups
         self.engine = ForwardEngine(clf, batch_size, precision)
@@ -121,10 +130,14 @@ class Explainer:
         """Logits of the clip with each mask (bool K x T x H x W) removed, by the explainer's removal, and how
         much the removal changed each voxel (float K x T x H x W: colour distance in the clip; at the
         bottleneck, the mask itself)."""
-        if self.removal == "bottleneck":
+        if self.removal in ("bottleneck", "ranked"):
             act = activation.float().cpu()
             w = F.adaptive_avg_pool3d(self.clf.input_reach(masks).float(), tuple(act.shape[1:]))
             return self.engine.head_logits(remove_features(act, w).to(activation.dtype)), masks.float()
+        return self.input_removed_logits(clip, masks)
+
+    def input_removed_logits(self, clip: Clip, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`removed_logits` by removal in the clip itself."""
         dev = self.clf.device
         x = normalise(torch.from_numpy(np.ascontiguousarray(clip.frames)).to(dev).float(), self.clf.mean, self.clf.std)
         removed = fill_removed(x, masks.to(dev))  # already in the model's units: no pass over K clips
@@ -187,11 +200,14 @@ class Explainer:
             cmap[masks[v]] = v + 1
         if heat.max() > 0:
             heat /= heat.max()
+        top_removed, baseline = (float(logits[order[0]]) if len(order) else instance), float(logits[-1])
+        if self.removal == "ranked" and len(order):  # the self-check scores measured in the clip itself
+            check, _ = self.input_removed_logits(clip, torch.stack([mt[order[0]], mt.any(0)]))
+            top_removed, baseline = float(check[0, target]), float(check[1, target])
         timings["importance"] = time.perf_counter() - t2
         return ClipResult(clip=clip, supervoxels=sv, concept_ids=ids, importance=imp, masks=masks, heatmap=heat,
-                          concept_map=cmap, instance=instance,
-                          top_removed=float(logits[order[0]]) if len(order) else instance,
-                          baseline=float(logits[-1]), timings=timings, assigned=counts,
+                          concept_map=cmap, instance=instance, top_removed=top_removed,
+                          baseline=baseline, timings=timings, assigned=counts,
                           source=source)
 
     # ------------------------------------------------------------------------------------ entry points

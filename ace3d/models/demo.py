@@ -19,9 +19,15 @@ DEFAULT_CONFIG = ASSETS / "demo_model.json"
 
 
 def build_from_config(cfg: dict) -> nn.Module:
-    if cfg["arch"] != "x3d":
-        raise ModelError(f"unsupported default-model arch {cfg['arch']!r}")
-    return build_x3d(num_classes=len(cfg["class_names"]), **cfg["builder"])
+    """The network a config describes: a small X3D (the default model) or the Kinetics I3D cut at a stage
+    with a new head (`ace3d train --init i3d_kinetics400`)."""
+    if cfg["arch"] == "x3d":
+        return build_x3d(num_classes=len(cfg["class_names"]), **cfg["builder"])
+    if cfg["arch"] == "i3d_transfer":
+        from ace3d.models.i3d_net import build_i3d_transfer
+
+        return build_i3d_transfer(cfg["builder"]["cut"], len(cfg["class_names"]))
+    raise ModelError(f"unsupported arch {cfg['arch']!r} in a trained model's config (x3d or i3d_transfer)")
 
 
 def load_config(cfg_path: Path, layer: str | None = None) -> Classifier:
@@ -32,11 +38,11 @@ def load_config(cfg_path: Path, layer: str | None = None) -> Classifier:
     net = build_from_config(cfg)
     weights = cfg_path.with_name(cfg["weights"])
     load_state(net, read_state(weights), weights)
-    stages = blocks(net)
+    stages = blocks(net) if cfg["arch"] == "x3d" else list(net.named_children())
     if cfg.get("input_transform"):
         stages = [("input", INPUT_TRANSFORMS[cfg["input_transform"]]), *stages]
     return cut(cfg.get("name", "demo"), net, stages, layer or cfg["layer"], tuple(cfg["clip_shape"]),
-               tuple(cfg["mean"]), tuple(cfg["std"]), cfg["class_names"])
+               tuple(cfg["mean"]), tuple(cfg["std"]), cfg["class_names"], frame_rate=cfg.get("frame_rate"))
 
 
 def _load(spec: str, path: Path | None, layer: str | None, names: list[str] | None) -> Classifier:

@@ -225,3 +225,36 @@ class InceptionI3d(nn.Module):
 def build_i3d(num_classes: int = 400, dropout: float = 0.0) -> nn.Module:
     """Inception-I3D as in DeepMind's kinetics-i3d (RGB, Kinetics-400 head)."""
     return InceptionI3d(num_classes=num_classes, dropout=dropout)
+
+
+def stage_channels(name: str) -> int:
+    """Output channels of an I3D stage."""
+    fixed = {"Conv3d_1a_7x7": 64, "MaxPool3d_2a_3x3": 64, "Conv3d_2b_1x1": 64, "Conv3d_2c_3x3": 192,
+             "MaxPool3d_3a_3x3": 192}
+    if name in fixed:
+        return fixed[name]
+    mixed = [n for n in MIXED_CHANNELS if STAGE_NAMES.index(n) <= STAGE_NAMES.index(name)][-1]
+    b0, _, b1, _, b2, b3 = MIXED_CHANNELS[mixed]
+    return b0 + b1 + b2 + b3
+
+
+class PooledLinear(nn.Module):
+    """A new head: the average over time and space, then one linear layer (a team's own classes)."""
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.mean(dim=(2, 3, 4)))
+
+
+def build_i3d_transfer(cut: str, num_classes: int) -> nn.Module:
+    """The I3D's stages up to and including `cut`, then a PooledLinear head named `head` (its state dict uses
+    the Kinetics model's names for the stages it keeps, so those weights copy over as they are)."""
+    if cut not in STAGE_NAMES[:-1]:
+        raise ValueError(f"cannot cut the I3D after {cut!r}: choose one of {', '.join(STAGE_NAMES[:-1])}")
+    full = build_i3d()
+    keep = STAGE_NAMES[:STAGE_NAMES.index(cut) + 1]
+    return nn.Sequential(OrderedDict([*((n, getattr(full, n)) for n in keep),
+                                      ("head", PooledLinear(stage_channels(cut), num_classes))]))

@@ -40,6 +40,7 @@ class ServiceConfig:
     max_clips: int = 8
     threads: int = 0  # torch threads per worker (0: torch's default)
     memory_budget_mb: float = 2048  # one chunk of perturbed clips through the model stays within it
+    removal: str = "input"  # how concepts are taken out (Explainer: input, bottleneck, ranked)
     keep_freed_memory: bool = True
     warmup: bool = True
 
@@ -54,6 +55,7 @@ class ServiceConfig:
         return cls(limits=limits, max_clips=min(int(cfg.get("max_clips", cls.max_clips)), protocol.MAX_CLIPS),
                    threads=int(cfg.get("threads", 0)), keep_freed_memory=bool(cfg.get("keep_freed_memory", True)),
                    memory_budget_mb=float(cfg.get("memory_budget_mb", cls.memory_budget_mb)),
+                   removal=str(cfg.get("removal", cls.removal)),
                    warmup=bool(cfg.get("warmup", True)))
 
 
@@ -138,7 +140,8 @@ class ExplainService:
         bank = banks.load(model_dir / serving["bank"]) if serving.get("bank") else None
         batch = batch_for_budget(clf.clip_shape, config.memory_budget_mb)
         config = dataclasses.replace(config, limits=limits_for(clf.clip_shape, config.limits))
-        service = cls(Explainer(clf, bank, batch_size=batch), config)  # refuses a bank built for another model
+        # the Explainer refuses a bank built for another model, and an unknown removal
+        service = cls(Explainer(clf, bank, batch_size=batch, removal=config.removal), config)
         service.warmup_seconds = service.explainer.warmup() if config.warmup else 0.0
         return service
 

@@ -123,3 +123,20 @@ def test_a_class_without_bank_concepts_gets_clip_groups(tiny_model, tiny_bank, s
     other = tiny_model.class_names[int(tiny_bank.class_index[keep][0])]
     _, res = ex.explain(video, Request(target_class=other))
     assert res[0].source == "bank"
+
+
+def test_ranked_removal_ranks_at_the_bottleneck_and_checks_in_the_clip(tiny_model, tiny_bank, synth_dir):
+    video = read_file(sorted((synth_dir / "move_left").glob("*.mp4"))[0])
+    _, (b,) = Explainer(tiny_model, tiny_bank, removal="bottleneck", precision="fp32").explain(video)
+    ranked = Explainer(tiny_model, tiny_bank, removal="ranked", precision="fp32")
+    _, (r,) = ranked.explain(video)
+    assert r.concept_ids == b.concept_ids and np.allclose(r.importance, b.importance)
+    logits, _ = ranked.input_removed_logits(r.clip, torch.from_numpy(np.stack([r.masks[0], r.masks.any(0)])))
+    t = int(tiny_model.class_names.index(_target_of(ranked, video)))
+    assert r.top_removed == pytest.approx(float(logits[0, t]), abs=1e-4)
+    assert r.baseline == pytest.approx(float(logits[1, t]), abs=1e-4)
+
+
+def _target_of(explainer, video) -> str:
+    exp, _ = explainer.explain(video, Request(classify_only=True))
+    return exp.target_class

@@ -32,7 +32,7 @@ class TransferConfig:
     clip_shape: tuple[int, int, int] = (16, 112, 112)
     cut: str = "Mixed_3c"  # the last stage kept; also the concept layer
     layer: str = "Mixed_3c"
-    c: float = 1.0  # inverse L2 strength of the logistic regression (on standardised features)
+    c: float = 0.1  # inverse L2 strength of the logistic regression (on standardised features)
     still: float = 0.2  # share of motionless clips added, labelled no_motion (0: no such class)
     still_noise: float = 5.0
     seed: int = 0

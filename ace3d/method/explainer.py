@@ -69,12 +69,6 @@ class ClipResult:
     source: str = "bank"  # "clip": the concepts are groups of this clip's supervoxels (groups.py)
 
 
-def clip_slic(clip_shape: tuple[int, int, int], side: int = 56) -> SlicParams:
-    """The supervoxel recipe without a bank: the default one, on the clip shrunk to about `side` pixels (the
-    default model's bank segments its 64-pixel clips at half size; a 224-pixel clip at a quarter)."""
-    return SlicParams(downscale=max(2, round(clip_shape[1] / side)))
-
-
 class Explainer:
     """3D ACE for one model and its bank: `stream(video, request)` yields per-clip parts and the final
     Explanation, `explain` returns the final one, `explain_clip` is the per-clip method on arrays.
@@ -90,7 +84,7 @@ class Explainer:
         if removal not in REMOVALS:
             raise ValueError(f"unknown removal {removal!r}: use one of {REMOVALS}")
         self.clf, self.bank = clf, bank
-        self.slic = slic or (bank.slic if bank is not None else clip_slic(clf.clip_shape))
+        self.slic = slic or (bank.slic if bank is not None else SlicParams())
         self.removal = removal
         self.max_groups = max_groups
         self.engine = ForwardEngine(clf, batch_size, precision)

@@ -70,3 +70,12 @@ def test_warmup_prepares_the_perturbed_path(tiny_model, tiny_bank):
     assert seconds > 0 and ex.engine._frozen.get("fast") is not None  # traced before any request
     assert ex.engine._frozen.get("exact") is not None
     assert Explainer(tiny_model, tiny_bank, precision="fp32").warmup(max_batch=2) > 0  # eager path warms too
+
+
+def test_perturbed_clips_are_chunked_to_the_memory_budget():
+    from ace3d.models.engine import BYTES_PER_VOXEL, batch_for_budget
+
+    assert batch_for_budget((16, 224, 224), 1200) == 9  # the I3D's config: 8 clip groups + everything removed
+    assert batch_for_budget((16, 64, 64), 2048) == 16  # the demo model: capped at 16
+    assert batch_for_budget((16, 224, 224), 1) == 1  # never less than one clip
+    assert BYTES_PER_VOXEL * 16 * 224 * 224 * 9 <= 1200 * 2**20

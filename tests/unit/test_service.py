@@ -95,6 +95,8 @@ def test_config_from_the_handler_section():
     assert cfg.limits.max_bytes == 10 and cfg.limits.max_frames == 20
     assert cfg.max_clips == protocol.MAX_CLIPS and cfg.warmup is False and cfg.keep_freed_memory is True
     assert ServiceConfig.from_mapping(None) == ServiceConfig()
+    cfg = ServiceConfig.from_mapping({"memory_budget_mb": 1200, "removal": "ranked"})
+    assert cfg.memory_budget_mb == 1200 and cfg.removal == "ranked"
 
 
 def test_observations_cover_every_stage(service, video):

@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_BANK = "demo"
-
 
 def _model(args) -> object:
     from ace3d import models
@@ -18,21 +16,11 @@ def _model(args) -> object:
     return models.load(args.model, layer=args.layer, device=args.device)
 
 
-def bank_path(model: str, bank: str | None) -> Path | None:
-    """The bank a command uses: the given file; by default the committed bank for the demo model and none for
-    other models (their explanations then use each clip's own supervoxel groups); 'none': no bank."""
-    from ace3d.models import ASSETS
-
-    if bank == "none" or (bank in (None, DEFAULT_BANK) and model != "demo"):
-        return None
-    return ASSETS / "demo_bank.npz" if bank in (None, DEFAULT_BANK) else Path(bank)
-
-
 def _explainer(args):
     from ace3d.method import bank
     from ace3d.method.explainer import Explainer
 
-    path = bank_path(args.model, args.bank)
+    path = bank.path_for(args.model, args.bank)
     return Explainer(_model(args), bank.load(path) if path else None, removal=getattr(args, "removal", "input"),
                      precision=getattr(args, "precision", "auto"))
 

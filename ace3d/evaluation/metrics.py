@@ -11,13 +11,10 @@ from ace3d.models.classifier import Classifier
 from ace3d.models.engine import ForwardEngine, model_input
 
 
-def deletion_curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                   batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Target softmax probability as the ranked regions are removed cumulatively (`removal.remove`).
-
-    x is the fraction of the clip's voxels removed so far (not the number of regions), so methods with
-    different region counts and sizes compare on one axis. Point 0 is the unchanged clip; the last point
-    is x = 1 (everything removed), added when the regions do not already cover the clip."""
+def _curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int, batch_size: int,
+           keep: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Target probability over the cumulative unions of the ranked regions: removed (deletion) or the only part
+    kept (insertion, `keep`). x is the unions' share of the clip's voxels; the last point is x = 1."""
     shape = tuple(frames.shape[:3])
     m = torch.from_numpy(np.asarray(masks_ranked, bool).reshape(-1, *shape))
     steps = [torch.zeros(shape, dtype=torch.bool)]
@@ -30,9 +27,20 @@ def deletion_curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray
     probs = []
     with torch.inference_mode():
         for i in range(0, len(unions), batch_size):  # remove() per chunk: K full clips never sit in memory
-            logits = clf.logits(model_input(clf, remove(frames, unions[i:i + batch_size])))
+            chunk = unions[i:i + batch_size]
+            logits = clf.logits(model_input(clf, remove(frames, ~chunk if keep else chunk)))
             probs.append(logits.float().softmax(1)[:, target].cpu())
     return x, torch.cat(probs).numpy().astype(np.float64)
+
+
+def deletion_curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                   batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Target softmax probability as the ranked regions are removed cumulatively (`removal.remove`).
+
+    x is the fraction of the clip's voxels removed so far (not the number of regions), so methods with
+    different region counts and sizes compare on one axis. Point 0 is the unchanged clip; the last point
+    is x = 1 (everything removed), added when the regions do not already cover the clip."""
+    return _curve(clf, frames, masks_ranked, target, batch_size, keep=False)
 
 
 def deletion_auc(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
@@ -75,18 +83,4 @@ def insertion_curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarra
     """Target softmax probability as the ranked regions are put back into an emptied clip, most important
     first (everything else removed by `removal.remove`). x is the fraction of voxels kept; higher area is more
     faithful (the prediction returns after little of the clip is back)."""
-    shape = tuple(frames.shape[:3])
-    m = torch.from_numpy(np.asarray(masks_ranked, bool).reshape(-1, *shape))
-    kept = [torch.zeros(shape, dtype=torch.bool)]
-    for k in range(len(m)):
-        kept.append(kept[-1] | m[k])
-    if not bool(kept[-1].all()):
-        kept.append(torch.ones(shape, dtype=torch.bool))
-    unions = torch.stack(kept)
-    x = unions.flatten(1).float().mean(1).numpy().astype(np.float64)
-    probs = []
-    with torch.inference_mode():
-        for i in range(0, len(unions), batch_size):
-            logits = clf.logits(model_input(clf, remove(frames, ~unions[i:i + batch_size])))
-            probs.append(logits.float().softmax(1)[:, target].cpu())
-    return x, torch.cat(probs).numpy().astype(np.float64)
+    return _curve(clf, frames, masks_ranked, target, batch_size, keep=True)

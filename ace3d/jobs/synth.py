@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ace3d.jobs import looks
 from ace3d.method.video import write_mp4
 
 CLASSES = ("move_left", "move_right", "move_up", "move_down")
@@ -34,16 +35,27 @@ class SynthConfig:
 
 
 def _shape_mask(kind: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    dx, dy = xx - cx, yy - cy
-    if kind == "disk":
-        return dx * dx + dy * dy <= r * r
-    if kind == "square":
-        return (np.abs(dx) <= r * 0.85) & (np.abs(dy) <= r * 0.85)
-    if kind == "diamond":
-        return np.abs(dx) + np.abs(dy) <= r
-    # triangle pointing up: inside three half-planes
-    return (dy <= r * 0.7) & (dy >= -r) & (np.abs(dx) <= (dy + r) * 0.6)
+    return looks.shape_mask(kind, cx, cy, r, size)
+
+
+def _actor(rng: np.random.Generator, cfg: SynthConfig) -> tuple[float, np.ndarray, float, float, float]:
+    """The actor's radius, colour, speed and start. The start is drawn from the same centred square for every
+    class; the actor may leave the frame."""
+    r = rng.uniform(cfg.min_radius, cfg.max_radius)
+    colour = _colour(rng)
+    speed = rng.uniform(cfg.min_speed, cfg.max_speed)
+    margin = cfg.size * 0.2
+    cx, cy = rng.uniform(margin, cfg.size - margin), rng.uniform(margin, cfg.size - margin)
+    return r, colour, speed, cx, cy
+
+
+def _step(rng: np.random.Generator, cx: float, cy: float, direction: tuple[int, int] | None,
+          speed: float) -> tuple[float, float]:
+    """The actor's next position: along the class's direction, or a random wander (direction None)."""
+    if direction is None:
+        angle = rng.uniform(0, 2 * np.pi)
+        return cx + np.cos(angle) * speed * 0.7, cy + np.sin(angle) * speed * 0.7
+    return cx + direction[0] * speed, cy + direction[1] * speed
 
 
 def _background(rng: np.random.Generator, size: int, texture: float = 1.0) -> np.ndarray:
@@ -78,12 +90,7 @@ def render(rng: np.random.Generator, direction: tuple[int, int] | None,
                         rng.uniform(cfg.min_radius, cfg.max_radius), s)
         bg[m] = _colour(rng)
     kind = str(rng.choice(SHAPES))
-    r = rng.uniform(cfg.min_radius, cfg.max_radius)
-    colour = _colour(rng)
-    speed = rng.uniform(cfg.min_speed, cfg.max_speed)
-    # The start is drawn from the same centred square for every class; the actor may leave the frame.
-    margin = s * 0.2
-    cx, cy = rng.uniform(margin, s - margin), rng.uniform(margin, s - margin)
+    r, colour, speed, cx, cy = _actor(rng, cfg)
     frames = np.empty((t, s, s, 3), np.uint8)
     masks = np.zeros((t, s, s), bool)
     for i in range(t):
@@ -93,11 +100,7 @@ def render(rng: np.random.Generator, direction: tuple[int, int] | None,
         masks[i] = m
         img += rng.normal(0, cfg.noise, img.shape).astype(np.float32)
         frames[i] = img.clip(0, 255).astype(np.uint8)
-        if direction is None:
-            angle = rng.uniform(0, 2 * np.pi)
-            cx, cy = cx + np.cos(angle) * speed * 0.7, cy + np.sin(angle) * speed * 0.7
-        else:
-            cx, cy = cx + direction[0] * speed, cy + direction[1] * speed
+        cx, cy = _step(rng, cx, cy, direction, speed)
     return frames, masks
 
 
@@ -105,8 +108,6 @@ def render_look(rng: np.random.Generator, direction: tuple[int, int] | None,
                 cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
     """`render` in a look of looks.py: its shapes (some as outlines), backgrounds, lighting and distractors
     that move in place; the actor moves exactly as in the plain look."""
-    from ace3d.jobs import looks
-
     look = looks.LOOKS[cfg.look]
     s, t = cfg.size, cfg.frames
     bg = looks.background(rng, str(rng.choice(look.backgrounds)), s, _background)
@@ -117,11 +118,7 @@ def render_look(rng: np.random.Generator, direction: tuple[int, int] | None,
                             rng.uniform(cfg.min_radius, cfg.max_radius), bool(rng.random() < look.outline_share),
                             _colour(rng), rng.uniform(0, 2 * np.pi), rng.uniform(0, np.pi), rng.uniform(1.5, 4.0)))
     kind, outline = str(rng.choice(look.shapes)), bool(rng.random() < look.outline_share)
-    r = rng.uniform(cfg.min_radius, cfg.max_radius)
-    colour = _colour(rng)
-    speed = rng.uniform(cfg.min_speed, cfg.max_speed)
-    margin = s * 0.2
-    cx, cy = rng.uniform(margin, s - margin), rng.uniform(margin, s - margin)
+    r, colour, speed, cx, cy = _actor(rng, cfg)
     frames = np.empty((t, s, s, 3), np.uint8)
     masks = np.zeros((t, s, s), bool)
     for i in range(t):
@@ -134,11 +131,7 @@ def render_look(rng: np.random.Generator, direction: tuple[int, int] | None,
         masks[i] = m
         img = img * field * drift[i] + rng.normal(0, cfg.noise, img.shape).astype(np.float32)
         frames[i] = img.clip(0, 255).astype(np.uint8)
-        if direction is None:
-            angle = rng.uniform(0, 2 * np.pi)
-            cx, cy = cx + np.cos(angle) * speed * 0.7, cy + np.sin(angle) * speed * 0.7
-        else:
-            cx, cy = cx + direction[0] * speed, cy + direction[1] * speed
+        cx, cy = _step(rng, cx, cy, direction, speed)
     return frames, masks
 
 

@@ -109,6 +109,16 @@ def content_id(arrays: dict[str, np.ndarray], meta: dict) -> str:
     return h.hexdigest()[:12]
 
 
+def path_for(model: str, bank: str | None) -> Path | None:
+    """The bank a command uses: the given file; by default the committed bank for the demo model and none for
+    other models (their explanations then use each clip's own supervoxel groups); 'none': no bank."""
+    from ace3d.models import ASSETS
+
+    if bank == "none" or (bank in (None, "demo") and model != "demo"):
+        return None
+    return ASSETS / "demo_bank.npz" if bank in (None, "demo") else Path(bank)
+
+
 def load(path: str | Path) -> ConceptBank:
     """Read a bank file; never unpickles."""
     path = Path(path)

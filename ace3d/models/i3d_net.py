@@ -61,6 +61,14 @@ def _is_static_same(kernel, stride):
     return all(s == 1 for s in stride) and all(k % 2 == 1 for k in kernel)
 
 
+def _same(kernel, stride) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+    """Kernel, stride and whether SAME padding is static for them (checked: kernel >= stride everywhere)."""
+    kernel, stride = tuple(kernel), tuple(stride)
+    if not all(k >= st for k, st in zip(kernel, stride, strict=True)):
+        raise ValueError("SAME padding here assumes kernel >= stride")
+    return kernel, stride, _is_static_same(kernel, stride)
+
+
 class BatchNormNoScale(nn.Module):
     """Batch norm with a learned offset only (scale fixed to 1), eps 1e-3."""
 
@@ -87,11 +95,7 @@ class Unit3D(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, kernel=(1, 1, 1),
                  stride=(1, 1, 1)):
         super().__init__()
-        self.kernel = tuple(kernel)
-        self.stride = tuple(stride)
-        self.static_pad = _is_static_same(self.kernel, self.stride)
-        if not all(k >= st for k, st in zip(self.kernel, self.stride, strict=True)):
-            raise ValueError("SAME padding here assumes kernel >= stride")
+        self.kernel, self.stride, self.static_pad = _same(kernel, stride)
         pad = tuple(k // 2 for k in self.kernel) if self.static_pad else 0
         self.conv = nn.Conv3d(in_ch, out_ch, self.kernel, self.stride,
                               padding=pad, bias=False)
@@ -108,11 +112,7 @@ class MaxPool3dSame(nn.Module):
 
     def __init__(self, kernel, stride):
         super().__init__()
-        self.kernel = tuple(kernel)
-        self.stride = tuple(stride)
-        self.static_pad = _is_static_same(self.kernel, self.stride)
-        if not all(k >= st for k, st in zip(self.kernel, self.stride, strict=True)):
-            raise ValueError("SAME padding here assumes kernel >= stride")
+        self.kernel, self.stride, self.static_pad = _same(kernel, stride)
 
     def forward(self, x):
         if self.static_pad:  # PyTorch's implicit padding is already -inf

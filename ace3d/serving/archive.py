@@ -138,9 +138,9 @@ def build_archive(model: str, bank: str | Path | None, name: str, out: str | Pat
 
 # ------------------------------------------------------------------------------------------------- CLI
 def cmd_archive(args) -> None:
-    from ace3d.cli import bank_path
+    from ace3d.method.bank import path_for
 
-    path = build_archive(args.model, bank_path(args.model, args.bank), args.name,
+    path = build_archive(args.model, path_for(args.model, args.bank), args.name,
                          args.out or project_file("model_store"), layer=args.layer, config=args.config,
                          device=args.device, batch_size=args.batch_size, workers=args.workers)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -120,3 +120,19 @@ def test_deletion_whole_clip_first(tiny_model, frames):
     assert deletion_auc(tiny_model, frames, everything, target) == pytest.approx((y[0] + p1) / 2, abs=1e-6)
     x0, y0 = deletion_curve(tiny_model, frames, np.zeros((0, t, h, w), bool), target)
     assert np.array_equal(x0, [0.0, 1.0]) and np.allclose(y0, y, atol=1e-5)  # nothing ranked: jump to all
+
+
+def test_insertion_curve_puts_regions_back(tiny_model, frames):
+    from ace3d.evaluation.metrics import insertion_curve
+
+    t, h, w = frames.shape[:3]
+    target = 1
+    masks = np.zeros((2, t, h, w), bool)
+    masks[0, :, : h // 2] = True
+    masks[1, :, h // 2:] = True
+    x, y = insertion_curve(tiny_model, frames, masks, target)
+    assert np.allclose(x, [0.0, 0.5, 1.0])
+    empty = float(_prob(tiny_model, model_input(tiny_model, remove(frames, torch.ones((1, t, h, w), dtype=torch.bool))),
+                        target)[0])
+    assert y[0] == pytest.approx(empty, abs=1e-5)  # nothing kept: everything removed
+    assert y[-1] == pytest.approx(float(_prob(tiny_model, clip_tensor(tiny_model, frames), target)[0]), abs=1e-5)

@@ -126,6 +126,7 @@ class ExplainService:
 
     def __init__(self, explainer: Explainer, config: ServiceConfig = ServiceConfig()) -> None:
         self.explainer, self.config = explainer, config
+        self.warmup_seconds = 0.0  # set by from_archive when it warms the model up
 
     @classmethod
     def from_archive(cls, model_dir: Path, cfg: Mapping[str, Any] | None, device: str) -> ExplainService:

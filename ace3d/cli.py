@@ -103,6 +103,13 @@ def cmd_evaluate(args) -> None:
         res = evaluate_videos(explainer, args.videos, max_clips=args.max_clips)
         if args.figure:
             print(f"wrote {plot(res, args.figure)}")
+    elif args.data and args.methods:  # several methods side by side on the same clips
+        from ace3d.evaluation import methods
+        from ace3d.evaluation.faithfulness import table
+
+        res = {name: evaluate(explainer.engine, methods.build(name, explainer), args.data, limit=args.limit)
+               for name in args.methods.split(",")}
+        print(table(res))
     elif args.data:
         res = evaluate(explainer.engine, AceMethod(explainer), args.data, limit=args.limit)
     else:
@@ -218,6 +225,8 @@ def parser() -> argparse.ArgumentParser:
     model_args(sp)
     sp.add_argument("--data", default=None, help="synthetic test set with ground-truth masks")
     sp.add_argument("--videos", nargs="+", default=None, help="real videos: top vs random concept, curves")
+    sp.add_argument("--methods", default=None, help="with --data: methods to compare, comma-separated (ace, "
+                    "reference, captum_feature_ablation, integrated_gradients, occlusion); prints one table")
     sp.add_argument("--max-clips", type=int, default=4, help="with --videos: clips per video")
     sp.add_argument("--figure", default=None, help="with --videos: write the curves as a PNG here")
     sp.add_argument("--json", default=None)

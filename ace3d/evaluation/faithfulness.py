@@ -32,6 +32,28 @@ def clip_mask(mask: np.ndarray, clip: Clip) -> np.ndarray:
     return up[..., 0] >= 128
 
 
+ROWS = (("accuracy", ("accuracy",)), ("top-1 deletion", ("deletion", "top1")),
+        ("random-1 deletion", ("deletion", "random1")), ("top-3 deletion", ("deletion", "top3")),
+        ("insertion, top-1 kept", ("insertion", "top1")), ("insertion, top-3 kept", ("insertion", "top3")),
+        ("pointing game", ("pointing_game",)), ("IoU of the top region, median", ("iou_top_concept_median",)),
+        ("regions per clip", ("concepts_per_clip_mean",)), ("seconds per explanation", ("method_seconds_mean",)))
+
+
+def table(results: dict[str, dict]) -> str:
+    """One plain-text table of `evaluate` results, a column per method."""
+    names = list(results)
+    lines = [f"{'measure':<30}" + "".join(f"{n:>24}" for n in names)]
+    for label, path in ROWS:
+        values = []
+        for n in names:
+            v = results[n]
+            for key in path:
+                v = v[key]
+            values.append(f"{v:>24.3f}")
+        lines.append(f"{label:<30}" + "".join(values))
+    return "\n".join(lines)
+
+
 def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path, limit: int = 0, seed: int = 0,
              progress: bool = True) -> dict:
     """Every measure above for `method`, on the first clip of each video of `data` (`limit` per class)."""
@@ -41,7 +63,7 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
     videos = list_videos(data, [c for c in classes if (Path(data) / c).is_dir()])
     results: list[tuple[np.ndarray, np.ndarray, int]] = []  # (frames, ranked masks, label) of every video
     correct: list[tuple[np.ndarray, np.ndarray, int]] = []
-    pointing, ious = [], []
+    pointing, ious, seconds = [], [], []
     total = hits = 0
     for cname, paths in videos.items():
         label = classes.index(cname)
@@ -50,6 +72,7 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
             _, logits = engine.classify([clip.frames])
             target = int(logits[0].argmax())
             a = method.attribute(clip, target)
+            seconds.append(a.seconds)
             total += 1
             results.append((clip.frames, a.masks, label))
             if target != label:
@@ -87,5 +110,6 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
         "iou_top_concept_median": float(np.median(ious)) if ious else float("nan"),
         "iou_top_concept_mean": float(np.mean(ious)) if ious else float("nan"),
         "concepts_per_clip_mean": float(np.mean([len(m) for _, m, _ in results])) if results else 0.0,
+        "method_seconds_mean": float(np.mean(seconds)) if seconds else 0.0,
         "seconds": round(time.time() - t0, 1),
     }

@@ -73,3 +73,16 @@ def test_missing_data_dir_is_one_line(model_json, tmp_path):
     assert r.returncode == 2 and "data directory not found" in r.stderr and "Traceback" not in r.stderr
 
 
+
+
+def test_evaluate_compares_methods_in_one_table(tiny_model_json, tiny_bank_path, synth_dir, tmp_path):
+    out = tmp_path / "methods.json"
+    proc = run("evaluate", "--model", f"demo:{tiny_model_json}", "--bank", tiny_bank_path, "--data", synth_dir,
+                "--limit", "1", "--methods", "ace,occlusion", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "top-1 deletion" in proc.stdout and "occlusion" in proc.stdout.splitlines()[0]
+    res = json.loads(out.read_text())
+    assert set(res) == {"ace", "occlusion"} and res["ace"]["videos"] == res["occlusion"]["videos"] > 0
+    bad = run("evaluate", "--model", f"demo:{tiny_model_json}", "--bank", tiny_bank_path, "--data", synth_dir,
+               "--methods", "nope")
+    assert bad.returncode == 2 and "unknown explanation method 'nope'" in bad.stderr

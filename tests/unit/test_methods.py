@@ -136,3 +136,19 @@ def test_insertion_curve_puts_regions_back(tiny_model, frames):
                         target)[0])
     assert y[0] == pytest.approx(empty, abs=1e-5)  # nothing kept: everything removed
     assert y[-1] == pytest.approx(float(_prob(tiny_model, clip_tensor(tiny_model, frames), target)[0]), abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "occlusion"])
+def test_voxel_methods_rank_the_same_supervoxels(tiny_model, tiny_bank, frames, trunk_calls, method):
+    from ace3d.evaluation import methods
+    from ace3d.method.explainer import Explainer
+
+    m = methods.build(method, Explainer(tiny_model, tiny_bank))
+    regions = segment(frames, m.slic)
+    r = m.attribute(_clip(frames), 2, regions=regions)
+    labels = regions.labels[int(np.argmin([abs(n - 50) for n in m.slic.n_segments]))]
+    assert sorted(r.ids) == sorted(np.unique(labels).tolist()) and len(r.masks) == len(r.scores) == len(r.ids)
+    assert list(r.scores) == sorted(r.scores, reverse=True)
+    assert np.array_equal(r.masks.sum(0), np.ones(labels.shape, int))  # the segments tile the clip
+    assert r.heatmap.shape == frames.shape[:3] and 0 <= r.heatmap.min() and r.heatmap.max() <= 1
+    assert r.forwards > 1 and trunk_calls == {"forwards": r.forwards, "clips": r.clips_evaluated}

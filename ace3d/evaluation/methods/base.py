@@ -72,6 +72,23 @@ def region_heatmap(masks: np.ndarray, scores: np.ndarray, shape: tuple[int, ...]
     return heat / heat.max() if heat.max() > 0 else heat
 
 
+def rank_by_regions(voxel: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Regions of a label volume ranked by the mean of a voxel attribution (T x H x W) inside each: bool
+    masks K x T x H x W, scores K (descending) and the labels, so that voxel-level methods rank the same
+    supervoxels as region methods."""
+    labels = np.asarray(labels)
+    ids, inverse, counts = np.unique(labels.ravel(), return_inverse=True, return_counts=True)
+    scores = np.bincount(inverse, weights=np.asarray(voxel, np.float64).ravel(), minlength=len(ids)) / counts
+    order = np.argsort(-scores, kind="stable")
+    return labels[None] == ids[order][:, None, None, None], scores[order], [int(i) for i in ids[order]]
+
+
+def positive_heatmap(voxel: np.ndarray) -> np.ndarray:
+    """A voxel attribution's positive part scaled to [0, 1] (float32)."""
+    heat = np.clip(np.asarray(voxel, np.float32), 0, None)
+    return heat / heat.max() if heat.max() > 0 else heat
+
+
 class Timer:
     """Wall time since construction (a method's `seconds`)."""
 

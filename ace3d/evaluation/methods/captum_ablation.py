@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ace3d.evaluation.methods.base import Attribution, CountingClassifier, ExplanationMethod, Timer
+from ace3d.evaluation.methods.base import (
+    Attribution,
+    CountingClassifier,
+    ExplanationMethod,
+    Timer,
+    positive_heatmap,
+    rank_by_regions,
+)
 from ace3d.method.explainer import Explainer
 from ace3d.method.supervoxels import SlicParams, Supervoxels, segment
 from ace3d.method.video import Clip
@@ -50,13 +57,7 @@ class CaptumFeatureAblation(ExplanationMethod):
         mask = lab[None, None].expand_as(x)
         attr = FeatureAblation(forward).attribute(x, baselines=baseline, target=target, feature_mask=mask,
                                                   perturbations_per_eval=self.perturbations_per_eval)
-        ids = np.unique(labels)
         voxel = attr[0, 0].cpu().numpy().astype(np.float64)  # every voxel of a segment carries its attribution
-        first = np.unique(np.asarray(labels).ravel(), return_index=True)[1]
-        scores = voxel.reshape(-1)[first]
-        order = np.argsort(-scores, kind="stable")
-        masks = np.asarray(labels)[None] == ids[order][:, None, None, None]
-        heat = np.clip(voxel, 0, None).astype(np.float32)
-        heat = heat / heat.max() if heat.max() > 0 else heat
-        return Attribution(masks=masks, scores=scores[order], heatmap=heat, forwards=net.forwards,
-                           clips_evaluated=net.clips, seconds=timer.seconds, ids=[int(i) for i in ids[order]])
+        masks, scores, ids = rank_by_regions(voxel, labels)
+        return Attribution(masks=masks, scores=scores, heatmap=positive_heatmap(voxel), forwards=net.forwards,
+                           clips_evaluated=net.clips, seconds=timer.seconds, ids=ids)

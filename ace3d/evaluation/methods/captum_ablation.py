@@ -29,35 +29,50 @@ def labels_near(sv: Supervoxels, asked: tuple[int, ...], n_segments: int = N_SEG
     return sv.labels[int(np.argmin([abs(n - n_segments) for n in asked]))]
 
 
-class CaptumFeatureAblation(ExplanationMethod):
-    name = "captum_feature_ablation"
+class CaptumOverSegments(ExplanationMethod):
+    """What captum's methods share here: the clip's supervoxels at the resolution nearest 50 segments, the
+    clip's per-pixel temporal mean as the baseline, forwards counted, and a voxel attribution ranked over the
+    segments by its mean inside each. A subclass says how it gets the voxel attribution."""
 
-    def __init__(self, clf: Classifier, slic: SlicParams | None = None, perturbations_per_eval: int = 16) -> None:
-        self.clf, self.slic, self.perturbations_per_eval = clf, slic or SlicParams(), perturbations_per_eval
+    def __init__(self, clf: Classifier, slic: SlicParams | None = None) -> None:
+        self.clf, self.slic = clf, slic or SlicParams()
 
     @classmethod
-    def from_explainer(cls, explainer: Explainer) -> CaptumFeatureAblation:
+    def from_explainer(cls, explainer: Explainer) -> CaptumOverSegments:
         return cls(explainer.clf, explainer.slic)
+
+    def voxel_attribution(self, forward, x: torch.Tensor, baseline: torch.Tensor, target: int,
+                          labels: np.ndarray) -> torch.Tensor:
+        """T x H x W attribution of the 1 x 3 x T x H x W input `x` against `baseline`."""
+        raise NotImplementedError
 
     def attribute(self, clip: Clip, target: int, *, regions: Supervoxels | None = None) -> Attribution:
         """`regions`, when given, must come from SLIC with this method's `slic.n_segments`."""
-        from captum.attr import FeatureAblation  # imported here: only evaluation needs captum
-
         timer, net = Timer(), CountingClassifier(self.clf)
         sv = regions if regions is not None else segment(clip.frames, self.slic, self.clf.device)
         labels = labels_near(sv, self.slic.n_segments)
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                return net.logits(x)
-
         x = model_input(self.clf, clip.frames)  # 1 x 3 x T x H x W
         baseline = x.mean(dim=2, keepdim=True).expand_as(x).contiguous()
-        lab = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64)).to(self.clf.device)
-        mask = lab[None, None].expand_as(x)
-        attr = FeatureAblation(forward).attribute(x, baselines=baseline, target=target, feature_mask=mask,
-                                                  perturbations_per_eval=self.perturbations_per_eval)
-        voxel = attr[0, 0].cpu().numpy().astype(np.float64)  # every voxel of a segment carries its attribution
+        attr = self.voxel_attribution(net.logits, x, baseline, target, labels)
+        voxel = attr.detach().cpu().numpy().astype(np.float64)
         masks, scores, ids = rank_by_regions(voxel, labels)
         return Attribution(masks=masks, scores=scores, heatmap=positive_heatmap(voxel), forwards=net.forwards,
                            clips_evaluated=net.clips, seconds=timer.seconds, ids=ids)
+
+
+class CaptumFeatureAblation(CaptumOverSegments):
+    name = "captum_feature_ablation"
+
+    def __init__(self, clf: Classifier, slic: SlicParams | None = None, perturbations_per_eval: int = 16) -> None:
+        super().__init__(clf, slic)
+        self.perturbations_per_eval = perturbations_per_eval
+
+    def voxel_attribution(self, forward, x, baseline, target, labels):
+        from captum.attr import FeatureAblation  # imported here: only evaluation needs captum
+
+        lab = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64)).to(self.clf.device)
+        with torch.no_grad():
+            attr = FeatureAblation(forward).attribute(x, baselines=baseline, target=target,
+                                                      feature_mask=lab[None, None].expand_as(x),
+                                                      perturbations_per_eval=self.perturbations_per_eval)
+        return attr[0, 0]  # every voxel of a segment, in every channel, carries the segment's attribution

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from ace3d import models
 from ace3d.jobs.synth import CLASSES, list_videos
 from ace3d.method.video import make_clips, read_file
-from ace3d.models.engine import normalise
+from ace3d.models.engine import network_input
 
 NO_MOTION = "no_motion"
 OPPOSITE = {"move_left": "move_right", "move_right": "move_left", "move_up": "move_down",
@@ -116,17 +116,11 @@ def init_from(net: torch.nn.Module, spec: str) -> list[str]:
     return fresh
 
 
-def batch_input(clips, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 clips (N x T x H x W x 3, or a list of them) -> the network's N x 3 x T x H x W."""
-    x = torch.from_numpy(np.ascontiguousarray(np.stack(list(clips)))).float()
-    return normalise(x, mean, std).permute(0, 4, 1, 2, 3)
-
-
 def accuracy(clf: models.Classifier, x: np.ndarray, y: np.ndarray, batch: int = 32) -> float:
     correct = 0
     with torch.inference_mode():
         for i in range(0, len(x), batch):
-            xb = batch_input(x[i:i + batch], clf.mean, clf.std)
+            xb = network_input(x[i:i + batch], clf.mean, clf.std)
             correct += int((clf.logits(xb).argmax(1).numpy() == y[i:i + batch]).sum())
     return correct / max(1, len(x))
 
@@ -164,7 +158,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
                 n = int(rng.binomial(len(b), cfg.still))
                 xs, ys = xs.copy(), ys.copy()
                 xs[:n], ys[:n] = still_clips(xs[:n], rng, cfg.still_noise), classes.index(NO_MOTION)
-            xb = batch_input(xs, mean, std)
+            xb = network_input(xs, mean, std)
             yb = torch.from_numpy(ys)
             if cfg.augment:
                 xb, yb = _augment(xb, yb, classes, gen)

@@ -20,8 +20,9 @@ from tqdm import tqdm
 
 from ace3d import models
 from ace3d.jobs.synth import CLASSES
-from ace3d.jobs.train import NO_MOTION, accuracy, batch_input, load_clips, still_clips
+from ace3d.jobs.train import NO_MOTION, accuracy, load_clips, still_clips
 from ace3d.models.classifier import first_frame_difference
+from ace3d.models.engine import network_input
 from ace3d.models.i3d_net import build_i3d_transfer
 
 INIT = "i3d_kinetics400"
@@ -45,7 +46,7 @@ def features(trunk: torch.nn.Module, x: np.ndarray, cfg: TransferConfig, progres
     mean = std = (0.5, 0.5, 0.5)
     with torch.inference_mode():
         for i in tqdm(range(0, len(x), cfg.batch_size), desc=desc, disable=not progress, leave=False):
-            xb = batch_input(x[i:i + cfg.batch_size], mean, std)
+            xb = network_input(x[i:i + cfg.batch_size], mean, std)
             out.append(trunk(first_frame_difference(xb)).mean(dim=(2, 3, 4)).numpy())
     return np.concatenate(out)
 

@@ -40,13 +40,20 @@ def normalise(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) 
     return (x / 255.0 - m) / s
 
 
-def model_input(clf: Classifier, clips: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 or float pixel clips, T x H x W x 3 or K x T x H x W x 3 -> the network's K x 3 x T x H x W on
-    the model's device."""
+def network_input(clips, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 or float pixel clips (T x H x W x 3, K x T x H x W x 3, or a list of clips) -> the network's
+    K x 3 x T x H x W, normalised with `mean` and `std`."""
+    if isinstance(clips, list):
+        clips = np.stack(clips)
     x = torch.from_numpy(np.ascontiguousarray(clips)) if isinstance(clips, np.ndarray) else clips
-    x = normalise(x.float(), clf.mean, clf.std)
+    x = normalise(x.float(), mean, std)
     x = x[None] if x.dim() == 4 else x
-    return x.permute(0, 4, 1, 2, 3).to(clf.device)
+    return x.permute(0, 4, 1, 2, 3)
+
+
+def model_input(clf: Classifier, clips: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """`network_input` with the classifier's normalisation, on its device."""
+    return network_input(clips, clf.mean, clf.std).to(clf.device)
 
 
 # Peak resident bytes per input voxel of a clip in a forward: measured on the frozen Kinetics I3D at 16 x 224 x

@@ -47,11 +47,12 @@ def evaluate_videos(explainer: Explainer, videos: list[str | Path], max_clips: i
                 continue
             sizes = r.masks.reshape(len(r.masks), -1).sum(1).astype(np.float64)
             j = similar_size(sizes, rng)
-            picks = [np.zeros_like(r.masks[0]), r.masks[0]] + ([r.masks[j]] if j is not None else [])
-            probs = engine.logits(remove(r.clip.frames, torch.from_numpy(np.stack(picks)))).softmax(1)[:, target]
-            p0, p_top = float(probs[0]), float(probs[1])
-            p_rand = float(probs[2]) if j is not None else float("nan")
             xd, yd = deletion_curve(clf, r.clip.frames, r.masks, target, explainer.batch_size)
+            p0, p_top = float(yd[0]), float(yd[1])  # the unchanged clip, then the top concept removed
+            p_rand = float("nan")
+            if j is not None:
+                removed = remove(r.clip.frames, torch.from_numpy(r.masks[j:j + 1]))
+                p_rand = float(engine.logits(removed).softmax(1)[0, target])
             xi, yi = insertion_curve(clf, r.clip.frames, r.masks, target, explainer.batch_size)
             deletion.append(np.interp(GRID, xd, yd))
             insertion.append(np.interp(GRID, xi, yi))

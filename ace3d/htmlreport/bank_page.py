@@ -49,8 +49,9 @@ def render(bank: ConceptBank, examples: dict[int, list[np.ndarray]] | None = Non
             f'{esc(m.get("build_seconds", "?"))} s</p>',
             '<p class="note">Each concept is a cluster of supervoxels (space-time segments) that recurs across the '
             "class's videos. TCAV score: the share of the class's videos whose class logit rises along the "
-            "concept's direction (mean ± std over random sets; 0.5 is chance). A concept is significant when "
-            "its corrected p-value is at most alpha. "
+            "concept's direction (mean ± std over random sets). A concept is significant when its TCAV scores "
+            "differ from those of random directions (two-sided test, corrected p-value at most alpha): above 0.5 "
+            "the concept raises the class logit, below 0.5 it lowers it. "
             + ("Examples are animated: supervoxels nearest each concept, found again in the given videos."
                if examples else "Examples are the bank's stills (each supervoxel's middle frame); give "
                "<code>--data DIR</code> to see them move.") + "</p>"]

@@ -107,7 +107,8 @@ def cmd_report(args) -> None:
             from ace3d.htmlreport.examples import find_examples
 
             examples = find_examples(_model(args), b, args.data, videos_per_class=args.example_videos)
-        report.write_text(args.out, bank_page.render(b, examples, source=str(path)))
+        shown = path.resolve().relative_to(Path.cwd()) if path.resolve().is_relative_to(Path.cwd()) else path
+        report.write_text(args.out, bank_page.render(b, examples, source=str(shown)))
     else:  # one video explained, with the comparison methods asked for
         from ace3d.evaluation.methods import METHODS
         from ace3d.htmlreport import explanation_page

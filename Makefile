@@ -87,6 +87,14 @@ explain-demo: venv $(DEMO_DATA)/.done
 	$(BIN)/ace3d explain --model demo $$(ls $(DEMO_DATA)/move_right/*.mp4 | head -n 1) \
 		--json $(OUT)/demo-local.json --overlay $(OUT)/demo-local.gif
 
+## report-demo: the HTML reports a person opens: the demo bank's concept gallery and one explained video with
+## two comparison methods (self-contained files in out/; docs/FAITHFULNESS.md says how to read them)
+.PHONY: report-demo
+report-demo: venv $(DEMO_DATA)/.done
+	$(BIN)/ace3d report --model demo --data $(DEMO_DATA) --out $(OUT)/report-bank.html
+	$(BIN)/ace3d report --model demo $$(ls $(DEMO_DATA)/move_right/*.mp4 | head -n 1) \
+		--methods captum_feature_ablation,integrated_gradients --out $(OUT)/report-explanation.html
+
 $(DEMO_DATA)/.done: | venv
 	$(BIN)/ace3d synth --out $(DEMO_DATA) --per-class 2 --seed 7
 	touch $@

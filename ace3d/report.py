@@ -50,14 +50,18 @@ def overlay_frames(frames: np.ndarray, clip: pb.ClipExplanation) -> np.ndarray:
     """Frames with the heatmap blended in red and each concept's outline in its colour."""
     from skimage.segmentation import find_boundaries  # drawing only: `table` stays light for thin clients
 
-    heat = from_volume(clip.heatmap).astype(np.float32)
     cmap = from_volume(clip.concept_map)
-    out = frames.astype(np.float32)
-    red = np.array([255.0, 40.0, 0.0])
-    out = out * (1 - 0.6 * heat[..., None]) + red * 0.6 * heat[..., None]
+    out = blend_heat(frames, from_volume(clip.heatmap))
     for t in range(len(out)):
         edges = find_boundaries(cmap[t], mode="inner") & (cmap[t] > 0)
         out[t][edges] = PALETTE[(cmap[t][edges].astype(int) - 1) % len(PALETTE)]
+    return out
+
+
+def blend_heat(frames: np.ndarray, heat: np.ndarray, strength: float = 0.6) -> np.ndarray:
+    """Frames with a [0, 1] heatmap blended in red: one colouring for every method's heatmap."""
+    h = np.clip(np.asarray(heat, np.float32), 0, 1)[..., None] * strength
+    out = frames.astype(np.float32) * (1 - h) + np.array([255.0, 40.0, 0.0], np.float32) * h
     return out.clip(0, 255).astype(np.uint8)
 
 

@@ -136,6 +136,11 @@ def cmd_evaluate(args) -> None:
     explainer = _explainer(args)
     if args.sanity or args.shortcut:
         res = _evaluate_checks(args, explainer)
+    elif args.videos and args.methods:  # several methods on the same clips of real videos
+        from ace3d.evaluation.real_video import compare_methods, methods_table
+
+        res = compare_methods(explainer, args.videos, args.methods.split(","), max_clips=args.max_clips)
+        print(methods_table(res))
     elif args.videos:  # real videos: no ground truth
         from ace3d.evaluation.real_video import evaluate_videos, plot
 
@@ -309,7 +314,7 @@ def parser() -> argparse.ArgumentParser:
     model_args(sp)
     sp.add_argument("--data", default=None, help="synthetic test set with ground-truth masks")
     sp.add_argument("--videos", nargs="+", default=None, help="real videos: top vs random concept, curves")
-    sp.add_argument("--methods", default=None, help="with --data: methods to compare, comma-separated (ace, "
+    sp.add_argument("--methods", default=None, help="with --data or --videos: methods side by side (ace, "
                     "reference, captum_feature_ablation, integrated_gradients, occlusion, grad_cam, random); one table")
     sp.add_argument("--max-clips", type=int, default=4, help="with --videos: clips per video")
     sp.add_argument("--figure", default=None, help="with --videos: write the curves as a PNG here")

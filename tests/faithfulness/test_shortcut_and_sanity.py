@@ -50,7 +50,6 @@ def test_the_cue_model_uses_the_cue_and_the_explanation_finds_it(cue_model, cue_
     assert r["called_cue_class_with_cue"] >= r["called_cue_class_without_cue"] + 0.3  # the corner decides
     assert r["relying"] >= 4
     ace, chance = r["methods"]["ace"], r["methods"]["random"]
-    print(r)
     assert max(ace["detection_top"], ace["detection_peak"]) > max(chance["detection_top"], chance["detection_peak"])
 
 

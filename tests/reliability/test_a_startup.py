@@ -104,6 +104,21 @@ def test_bank_of_another_model_fails_to_load_with_a_clear_log_line(broken_server
     assert not any(w.get("status") == "READY" for m in json.loads(body) for w in m["workers"])
 
 
+def test_bank_of_another_model_is_counted_for_the_alert(broken_server):
+    """ace3d_startup_failures{Reason="bank_mismatch"} is what Ace3dBankModelMismatch (monitoring/) fires on."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    deadline, seen = time.monotonic() + WAIT, 0.0
+    while time.monotonic() < deadline and not seen:
+        with urllib.request.urlopen(broken_server.metrics_url, timeout=30) as r:
+            fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+        fam = fams.get("ace3d_startup_failures")
+        seen = sum(s.value for s in fam.samples if s.labels.get("ModelName") == "badbank"
+                   and s.labels.get("Reason") == "bank_mismatch") if fam else 0.0
+        time.sleep(0 if seen else 1)
+    assert seen >= 1, "no ace3d_startup_failures{ModelName=badbank,Reason=bank_mismatch} on the metrics port"
+
+
 NOT_ALLOWED, RELATIVE = "does not match any allowed url", "relative path is not allowed"
 
 

@@ -108,7 +108,8 @@ def test_request_rate_by_status(prom, traffic):
 
 def test_errors_by_grpc_status(prom, traffic):
     errors = _values(prom.query('sum by (Code) (rate(ace3d_requests{job="ace3d",Code!="OK"}[1m]))'), "Code")
-    assert set(errors) == {"INVALID_ARGUMENT"}, errors
+    # statuses that earlier tests produced are there too, at rate 0: only the junk of this traffic is recent
+    assert {code for code, rate in errors.items() if rate > 0} == {"INVALID_ARGUMENT"}, errors
     refusals = _values(prom.wait_for("ace3d:refusals:ratio_rate5m"), "ModelName")
     server_errors = _values(prom.wait_for("ace3d:server_errors:ratio_rate5m"), "ModelName")
     assert all(0 < v < 1 for v in refusals.values()), refusals

@@ -149,6 +149,9 @@ def test_operations_doc_explains_every_alert_and_panel():
     flat = " ".join(text.split())  # titles may wrap across lines
     for p in _panels():
         assert p["title"] in flat, f"docs/OPERATIONS.md does not mention the panel {p['title']!r}"
+    for rule in _rules():
+        if "record" in rule:
+            assert rule["record"] in text, f"recording rule {rule['record']} is not documented"
     for metric in ("ace3d_top_concept_fall", "ace3d_explained_clips", "ace3d_unknown_concept_coverage",
                    "ace3d_requests", "ace3d_startup_failures"):
         assert metric in text, metric

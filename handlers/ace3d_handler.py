@@ -53,11 +53,13 @@ class Ace3dHandler:
             gpu = props.get("gpu_id")
             device = f"cuda:{gpu}" if torch.cuda.is_available() and gpu is not None else "cpu"
             cfg = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
-            self.service = ExplainService.from_archive(Path(props["model_dir"]), cfg, device)
             self._init_metrics(context, Path(props["model_dir"]) / protocol.METRICS_FILE)
+            self.service = ExplainService.from_archive(Path(props["model_dir"]), cfg, device)
         except Exception as exc:
             # `ace3d serve` waits for this line instead of a worker that TorchServe would restart forever
             logger.error("%s %s: %s", protocol.INIT_FAILED, type(exc).__name__, exc)
+            # counted (by reason: bank_mismatch, ...) so that an alert sees a worker that cannot start
+            self._emit("ace3d_startup_failures", 1, [context.model_name, getattr(exc, "reason", "internal")])
             raise
         logger.info("ace3d handler ready: %s, %d torch threads, warm-up %.2f s", self.service.describe(),
                     torch.get_num_threads(), self.service.warmup_seconds)
@@ -85,6 +87,8 @@ class Ace3dHandler:
         rest = [_is_rest(context, i) for i in range(len(data))]
         outcomes = [self._one(i, row or {}, context, rest[i]) for i, row in enumerate(data)]
         failed = [o for o in outcomes if o[0] != 200]
+        for status, _, _ in outcomes:  # the status each request is meant to get (see docs/OPERATIONS.md)
+            self._emit("ace3d_requests", 1, [model, protocol.status_code(status)])
         for _, reason, _ in failed:
             self._emit("ace3d_errors", 1, [model, reason])
         if failed and len(failed) == len(outcomes) and not any(rest) and len({(s, m) for s, _, m in failed}) == 1:

@@ -67,6 +67,7 @@ class ClipResult:
     timings: dict[str, float] = field(default_factory=dict)
     assigned: dict[int, int] = field(default_factory=dict)  # concept id -> supervoxels assigned to it
     source: str = "bank"  # "clip": the concepts are groups of this clip's supervoxels (groups.py)
+    top_removed_logits: np.ndarray | None = None  # every class's logit with the top concept removed
 
 
 class Explainer:
@@ -173,8 +174,8 @@ class Explainer:
         present = sorted(set(nearest.tolist()))
         masks = sv.concept_masks([np.flatnonzero(nearest == k) for k in present])
         mt = torch.from_numpy(masks)
-        logits, change = self.removed_logits(clip, activation, torch.cat([mt, mt.any(0, keepdim=True)]))
-        logits = logits[:, target].numpy()
+        all_logits, change = self.removed_logits(clip, activation, torch.cat([mt, mt.any(0, keepdim=True)]))
+        logits = all_logits[:, target].numpy()
         importance = instance - logits[:-1]
         order = np.argsort(-importance, kind="stable")
         if max_concepts:
@@ -195,14 +196,16 @@ class Explainer:
         if heat.max() > 0:
             heat /= heat.max()
         top_removed, baseline = (float(logits[order[0]]) if len(order) else instance), float(logits[-1])
+        top_row = all_logits[order[0]].float().numpy() if len(order) else None
         if self.removal == "ranked" and len(order):  # the self-check scores measured in the clip itself
             check, _ = self.input_removed_logits(clip, torch.stack([mt[order[0]], mt.any(0)]))
             top_removed, baseline = float(check[0, target]), float(check[1, target])
+            top_row = check[0].float().numpy()
         timings["importance"] = time.perf_counter() - t2
         return ClipResult(clip=clip, supervoxels=sv, concept_ids=ids, importance=imp, masks=masks, heatmap=heat,
                           concept_map=cmap, instance=instance, top_removed=top_removed,
                           baseline=baseline, timings=timings, assigned=counts,
-                          source=source)
+                          source=source, top_removed_logits=top_row)
 
     # ------------------------------------------------------------------------------------ entry points
     def stream(self, video: Video, request: Request = Request()) -> Iterator[tuple[pb.Explanation, list[ClipResult]]]:
@@ -234,7 +237,7 @@ class Explainer:
             results.append(r)
             for k, v in r.timings.items():
                 timings[k] = timings.get(k, 0.0) + v
-            msg = messages.explained_clip(r, self.bank, names, probs[i], logits[i], request.top_k)
+            msg = messages.explained_clip(r, self.bank, names, probs[i], logits[i], request.top_k, target)
             final.clips.append(msg)
             if len(clips) > 1:
                 part = head()

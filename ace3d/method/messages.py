@@ -53,14 +53,20 @@ def concept(cid: int, importance: float, coverage: float, supervoxels: int, bank
 
 
 def explained_clip(r, bank: ConceptBank | None, class_names: list[str], probs: torch.Tensor, logits: torch.Tensor,
-                   top_k: int) -> pb.ClipExplanation:
+                   top_k: int, target: int) -> pb.ClipExplanation:
     """A clip's explanation (`ClipResult` r): its concepts with importance (and TCAV statistics for bank
     concepts), the volumes and the scores that let a client judge the explanation itself."""
     n_vox = float(np.prod(r.heatmap.shape))
     concepts = [concept(cid, float(imp), float(r.masks[v].sum() / n_vox), r.assigned.get(cid, 0), bank, r.source)
                 for v, (cid, imp) in enumerate(zip(r.concept_ids, r.importance, strict=True))]
-    return pb.ClipExplanation(
+    msg = pb.ClipExplanation(
         clip_index=r.clip.index, frame_indices=r.clip.frame_indices, region=region(r.clip.region),
         scores=scores(class_names, probs, logits, top_k), concepts=concepts, concept_map=to_volume(r.concept_map),
         heatmap=to_volume(r.heatmap.astype(np.float16)), instance_score=r.instance,
-        top_concept_removed_score=r.top_removed, baseline_score=r.baseline, supervoxel_count=len(r.supervoxels))
+        top_concept_removed_score=r.top_removed, baseline_score=r.baseline, supervoxel_count=len(r.supervoxels),
+        instance_probability=float(probs[target]))
+    if r.top_removed_logits is not None:
+        removed = torch.from_numpy(np.asarray(r.top_removed_logits, np.float32)).softmax(0)
+        msg.top_concept_removed_probability = float(removed[target])
+        msg.top_concept_removed_class = int(removed.argmax())
+    return msg

@@ -30,6 +30,16 @@ INIT_FAILED = "ace3d handler failed to initialize:"
 
 STAGES = ("decode", "classify", "supervoxels", "features", "importance", "total")
 
+# A request's outcome as the name of its gRPC status, whatever the transport: the `Code` of the metric
+# ace3d_requests (REST answers the HTTP status these stand for).
+STATUS_CODES = {200: "OK", 400: "INVALID_ARGUMENT", 413: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+                503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+def status_code(status: int) -> str:
+    """The gRPC status name of an HTTP-style status (UNKNOWN for one the service never sets)."""
+    return STATUS_CODES.get(status, "UNKNOWN")
+
 
 def short(message: str) -> str:
     """An error message short enough for a gRPC status: it travels in the grpc-message trailer, and a

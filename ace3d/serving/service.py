@@ -28,7 +28,7 @@ from ace3d.method import bank as banks
 from ace3d.method.explainer import Explainer, Request
 from ace3d.method.video import DecodeLimits, decode, limits_for
 from ace3d.models.engine import batch_for_budget
-from ace3d.serving import protocol
+from ace3d.serving import protocol, quality
 from ace3d.v1 import explanation_pb2 as pb
 
 
@@ -181,7 +181,12 @@ class ExplainService:
                for s in protocol.STAGES if s in exp.timings_ms]
         out.append(("ace3d_clips_per_request", len(exp.clips), []))
         for clip in exp.clips:
-            if clip.HasField("heatmap"):  # classification-only clips have no supervoxels or concepts
+            if quality.explained(clip):  # classification-only clips have no supervoxels or concepts
                 out.append(("ace3d_supervoxels_per_clip", clip.supervoxel_count, []))
                 out.append(("ace3d_concepts_per_clip", len(clip.concepts), []))
+                out.append(("ace3d_explained_clips", 1, [quality.top_concept_effect(clip)]))
+                out.append(("ace3d_unknown_concept_coverage", quality.unknown_coverage(clip), []))
+                fall = quality.top_concept_fall(clip)
+                if fall is not None:
+                    out.append(("ace3d_top_concept_fall", fall, []))
         return out

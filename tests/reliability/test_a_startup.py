@@ -104,6 +104,33 @@ def test_bank_of_another_model_fails_to_load_with_a_clear_log_line(broken_server
     assert not any(w.get("status") == "READY" for m in json.loads(body) for w in m["workers"])
 
 
+def test_bank_of_another_model_is_counted_for_the_alert(broken_server):
+    """ace3d_startup_failures{Reason="bank_mismatch"} is what Ace3dBankModelMismatch (monitoring/) fires on."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    deadline, seen = time.monotonic() + WAIT, 0.0
+    while time.monotonic() < deadline and not seen:
+        with urllib.request.urlopen(broken_server.metrics_url, timeout=30) as r:
+            fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+        fam = fams.get("ace3d_startup_failures")
+        seen = sum(s.value for s in fam.samples if s.labels.get("ModelName") == "badbank"
+                   and s.labels.get("Reason") == "bank_mismatch") if fam else 0.0
+        time.sleep(0 if seen else 1)
+    assert seen >= 1, "no ace3d_startup_failures{ModelName=badbank,Reason=bank_mismatch} on the metrics port"
+
+
+def test_bank_of_another_model_fires_the_alert_in_a_real_prometheus(broken_server, tmp_path):
+    """The whole chain: the worker refuses its bank, counts it, Prometheus (the project's scrape configuration
+    and rules, Debian's prometheus) scrapes it and Ace3dBankModelMismatch fires for that model."""
+    from prometheus_server import running
+
+    target = broken_server.metrics_url.removeprefix("http://").removesuffix("/metrics")
+    with running(tmp_path, target) as prom:
+        alerts = prom.wait_for('ALERTS{alertname="Ace3dBankModelMismatch",alertstate="firing"}', timeout=WAIT)
+    assert {a["metric"]["ModelName"] for a in alerts} == {"badbank"}
+    assert {a["metric"]["severity"] for a in alerts} == {"critical"}
+
+
 NOT_ALLOWED, RELATIVE = "does not match any allowed url", "relative path is not allowed"
 
 

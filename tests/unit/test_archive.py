@@ -11,7 +11,7 @@ def test_archive_holds_only_the_served_code(tiny_model_json, tiny_bank_path, tmp
     names = set(zipfile.ZipFile(mar).namelist())
     for needed in ("ace3d_handler.py", "serving.json", "bank.npz", "metrics.yaml", "ace3d/method/explainer.py",
                    "ace3d/models/engine.py", "ace3d/serving/service.py", "ace3d/serving/protocol.py",
-                   "ace3d/v1/explanation_pb2.py", "ace3d/memory.py"):
+                   "ace3d/serving/quality.py", "ace3d/v1/explanation_pb2.py", "ace3d/memory.py"):
         assert needed in names, needed
     code = [n for n in names if n.endswith(".py")]
     for banned in ("ace3d/evaluation/", "ace3d/jobs/", "ace3d/serving/client.py", "ace3d/serving/loadtest.py",

@@ -89,8 +89,8 @@ def test_node_client_decodes_the_zlib_volumes(served, video_bytes, tmp_path, nod
     decoded = json.loads(res.stdout)
     exp = pb.Explanation.FromString((tmp_path / "a.pb").read_bytes())
     assert len(decoded) == len(exp.clips) >= 1
-    for clip, vols in zip(exp.clips, decoded):
-        for vol, got in zip((clip.heatmap, clip.concept_map), vols):
+    for clip, vols in zip(exp.clips, decoded, strict=True):
+        for vol, got in zip((clip.heatmap, clip.concept_map), vols, strict=True):
             want = wire.from_volume(vol)
             assert got["shape"] == list(want.shape) and got["dtype"] == vol.dtype
             assert np.array_equal(np.asarray(got["data"], np.float64), want.astype(np.float64).ravel())

@@ -230,7 +230,9 @@ function toCanonicalJson(msg, type = msg.$type) {
 }
 
 // ----------------------------------------------------------------------------------------------- the table
-const pct = (x) => `${(x * 100).toFixed(1)}%`;
+/** Python's '{:.Nf}' (non-finite values as Python writes them). */
+const fix = (x, n) => (Number.isFinite(x) ? x.toFixed(n) : (Number.isNaN(x) ? 'nan' : (x > 0 ? 'inf' : '-inf')));
+const pct = (x) => `${fix(x * 100, 1)}%`;
 /** Python's '{:.2g}': two significant digits, exponent form below 1e-4 or from 100, trailing zeros dropped. */
 function g2(x) {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : (x > 0 ? 'inf' : '-inf');
@@ -247,7 +249,7 @@ function g2(x) {
 function table(exp) {
   const has = (m, f) => Object.prototype.hasOwnProperty.call(m, f) && m[f] != null;
   const lines = [`model ${exp.modelName}  bank ${exp.bankId || 'none'}  features ${exp.featureMode || '-'}`];
-  lines.push('prediction: ' + exp.scores.map((s) => `${s.name} ${s.probability.toFixed(3)}`).join(', '));
+  lines.push('prediction: ' + exp.scores.map((s) => `${s.name} ${fix(s.probability, 3)}`).join(', '));
   lines.push(`target: ${exp.targetClass}`);
   const all = exp.clips.flatMap((c) => c.concepts);
   for (const clip of exp.clips) {
@@ -260,16 +262,16 @@ function table(exp) {
       lines.push(has(clip, 'heatmap') ? '  no concepts present' : '  (classification only)');
       continue;
     }
-    lines.push(`  target logit ${clip.instanceScore.toFixed(3)}; top concept removed `
-      + `${clip.topConceptRemovedScore.toFixed(3)}; all present concepts removed ${clip.baselineScore.toFixed(3)}`);
+    lines.push(`  target logit ${fix(clip.instanceScore, 3)}; top concept removed `
+      + `${fix(clip.topConceptRemovedScore, 3)}; all present concepts removed ${fix(clip.baselineScore, 3)}`);
     lines.push(`  ${'#'.padStart(2)} ${'concept'.padEnd(26)} ${'importance'.padStart(10)} ${'TCAV'.padStart(6)} `
       + `${'p(BH)'.padStart(8)} ${'p(raw)'.padStart(8)} ${'cover'.padStart(6)}`);
     clip.concepts.forEach((c, i) => {
       const sig = c.significant ? '*' : ' ';
       const stats = has(c, 'tcavScore')
-        ? `${c.tcavScore.toFixed(2).padStart(6)} ${g2(c.pValue).padStart(8)} ${g2(c.pValueRaw).padStart(8)}${sig}`
+        ? `${fix(c.tcavScore, 2).padStart(6)} ${g2(c.pValue).padStart(8)} ${g2(c.pValueRaw).padStart(8)}${sig}`
         : `${'-'.padStart(6)} ${'-'.padStart(8)} ${'-'.padStart(8)} `;
-      lines.push(`  ${String(i + 1).padStart(2)} ${c.name.padEnd(26)} ${c.importance.toFixed(3).padStart(10)} `
+      lines.push(`  ${String(i + 1).padStart(2)} ${c.name.padEnd(26)} ${fix(c.importance, 3).padStart(10)} `
         + `${stats}${pct(c.coverage).padStart(6)}`);
     });
   }

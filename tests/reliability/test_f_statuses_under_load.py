@@ -172,7 +172,8 @@ def test_hostile_corpus_over_rest_gets_4xx_with_a_message(load_server, refused_c
     with ThreadPoolExecutor(3) as pool:
         answers = list(pool.map(post, refused_cases))
     record("hostile_input_rest", {"requests": len(answers), "seconds": round(time.monotonic() - t0, 1),
-                                  "statuses": dict(Counter(str(s) for _, s, _ in answers))})
+                                  "statuses": dict(Counter(str(s) for _, s, _ in answers)),
+                                  "samples": {c.id: t[:160] for c, _, t in answers[::15]}})
     wrong = []
     for case, status, text in answers:
         try:

@@ -144,7 +144,14 @@ class Ace3dClient {
     } catch (e) {
       if (e instanceof RemoteError) throw e;
       throw fromRpc(e);
+    } finally {
+      call.cancel(); // a caller that stops reading early must not leave the call open (no-op once it ended)
     }
+  }
+
+  /** The cheap path: predictions only, no concepts. */
+  classify(video, { topK = 5, maxClips = 1 } = {}) {
+    return this.explain(video, { classifyOnly: true, topK, maxClips });
   }
 }
 

@@ -82,7 +82,8 @@ def server_cert(ca: tuple[Path, Path], out: Path) -> tuple[Path, Path]:
     subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
                     "-keyout", str(key), "-out", str(csr)], check=True, capture_output=True, timeout=60)
     subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
-                    "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert)],
+                    "-CAserial", str(out / "ca.srl"), "-CAcreateserial", "-days", "2", "-extfile", str(ext),
+                    "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
 

@@ -192,6 +192,13 @@ def _probe(probe: dict, ports: dict[str, int]) -> int:
     return _get(ports[http_get["port"]], http_get["path"], probe["timeoutSeconds"])
 
 
+def _worker_statuses(name: str) -> list[str]:
+    """The demo model's worker states from the management API, which answers only on the pod's loopback."""
+    describe = ("import json, urllib.request; print(json.dumps([w['status'] for w in json.load("
+                "urllib.request.urlopen('http://127.0.0.1:8081/models/demo', timeout=10))[0]['workers']]))")
+    return json.loads(podman("exec", name, "python", "-c", describe).stdout)
+
+
 @pytest.fixture(scope="module")
 def container(image):
     name = f"ace3d-test-{int(time.time())}"
@@ -206,14 +213,16 @@ def container(image):
             assert state == "running", f"container {state}:\n" + podman("logs", name, check=False).stdout[-4000:]
             assert time.monotonic() - t0 < limit, "startup probe never passed:\n" + podman("logs", name).stdout[-4000:]
             time.sleep(2)
-        _log(f"container {name} started, startup probe passed in {time.monotonic() - t0:.0f} s; ports {ports}")
-        yield name, ports
+        workers = _worker_statuses(name)
+        _log(f"container {name} started, startup probe passed in {time.monotonic() - t0:.0f} s "
+             f"(worker status then: {workers}); ports {ports}")
+        yield name, ports, workers
     finally:
         podman("rm", "--force", "--time", "5", name, check=False, timeout=120)
 
 
 def test_container_runs_as_the_manifests_say(container):
-    name, ports = container
+    name, ports, _ = container
     sc = CONTAINER["securityContext"]
     ids = podman("exec", name, "sh", "-c", "id -u; id -g").stdout.split()
     assert ids == [str(sc["runAsUser"]), str(sc["runAsGroup"])]
@@ -227,6 +236,14 @@ def test_container_runs_as_the_manifests_say(container):
     assert podman("healthcheck", "run", name, check=False).returncode == 0  # the image's own HEALTHCHECK
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports['metrics']}/metrics", timeout=10).read().decode()
     assert "ts_inference_requests_total" in metrics or "# TYPE" in metrics
+
+
+@pytest.mark.xfail(reason="TorchServe 0.12's /ping counts a worker that is still starting as healthy: the "
+                   "startup and readiness probes pass seconds after start, before the model has loaded, so a new "
+                   "pod gets requests that wait for the load (the manifests' comments say /ping waits for it)")
+def test_probes_pass_only_once_the_model_has_a_ready_worker(container):
+    _, _, workers_when_probe_passed = container
+    assert workers_when_probe_passed and set(workers_when_probe_passed) == {"READY"}
 
 
 def _local_explanation(tmp: Path, video: bytes):
@@ -274,8 +291,16 @@ def test_container_explains_like_the_local_server_and_stops_on_sigterm(container
     from ace3d.jobs.synth import default_video_bytes
     from ace3d.serving.client import Ace3dClient
 
-    name, ports = container
+    name, ports, _ = container
     video = default_video_bytes()
+    # the local server starts and answers meanwhile (it waits on its own startup, not on the container)
+    local: dict = {}
+
+    def explain_locally() -> None:
+        local.update(exp=_local_explanation(tmp_path, video), t=time.monotonic())
+
+    reference = threading.Thread(target=explain_locally)
+    reference.start()
     # preStop runs while the pod still serves; the explanation goes on meanwhile
     pre_stop = CONTAINER["lifecycle"]["preStop"]["exec"]["command"]
     t_stop = time.monotonic()
@@ -283,20 +308,26 @@ def test_container_explains_like_the_local_server_and_stops_on_sigterm(container
     hook.start()
     with Ace3dClient(f"127.0.0.1:{ports['grpc']}", "demo", token=None, deadline=300) as client:
         served = client.explain(video)
+    _log(f"container's explanation: {time.monotonic() - t_stop:.0f} s")
     hook.join()
 
     # then SIGTERM, as the kubelet sends it after preStop: a clean stop within the grace period
     grace = POD["terminationGracePeriodSeconds"]
+    t_term = time.monotonic()
     podman("kill", "--signal", "TERM", name)
     podman("wait", name, timeout=grace)
     stopped_in = time.monotonic() - t_stop
     state = json.loads(podman("inspect", "--format", "{{json .State}}", name).stdout)
     logs = podman("logs", name).stdout + podman("logs", name).stderr
-    _log(f"preStop + stop: {stopped_in:.0f} s (grace {grace} s), exit code {state['ExitCode']}")
+    _log(f"preStop + stop: {stopped_in:.0f} s (SIGTERM to exit {time.monotonic() - t_term:.0f} s; grace {grace} s), "
+         f"exit code {state['ExitCode']}")
     assert "entrypoint: signal received" in logs, logs[-3000:]
     assert state["ExitCode"] == 0, logs[-3000:]
     assert stopped_in < grace
 
-    local = _local_explanation(tmp_path, video)
+    reference.join()
+    assert "exp" in local, "the local server gave no explanation (its error is above)"
+    _log(f"local server's explanation: {local['t'] - t_stop:.0f} s")
+    local = local["exp"]
     assert served.target_class == local.target_class and served.clips
     _assert_close(_comparable(served), _comparable(local))

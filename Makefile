@@ -18,7 +18,7 @@ SAMPLE_CLIP := tests/data/v_CricketShot_g04_c01_rgb.gif
 
 all: demo
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-serve.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt

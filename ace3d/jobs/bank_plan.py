@@ -75,10 +75,19 @@ class BuildReport:
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (class, reason)
     work: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # summed over workers
     wall: dict[str, float] = field(default_factory=dict)  # per stage, on the driver's clock
+    video_times: list[float] = field(default_factory=list)  # when each computed video finished, from stage start
 
     def add_work(self, seconds: dict[str, float]) -> None:
         for k, v in seconds.items():
             self.work[k] += v
+
+    def throughput(self) -> str:
+        """The map stage's start-up (until the first video: workers loading the model) apart from its rate."""
+        t = self.video_times
+        if len(t) < 2 or t[-1] <= t[0]:
+            return ""
+        return (f"videos: first after {t[0]:.1f} s, then {(len(t) - 1) / (t[-1] - t[0]):.2f} videos/s "
+                f"({len(t) - 1} videos in {t[-1] - t[0]:.1f} s)")
 
     def summary(self) -> str:
         lines = [f"engine {self.engine} ({self.workers} worker{'s' if self.workers != 1 else ''}): "
@@ -86,6 +95,8 @@ class BuildReport:
                  f"{len(self.skipped)} skipped"]
         wall = ", ".join(f"{k} {v:.1f} s" for k, v in self.wall.items())
         lines.append(f"wall time per stage: {wall}")
+        if self.throughput():
+            lines.append(self.throughput())
         if self.work:
             work = ", ".join(f"{k} {v:.1f} s" for k, v in self.work.items())
             lines.append(f"work per step (summed over workers, this run): {work}")

@@ -139,6 +139,7 @@ def _run(ray, plan: Plan, clf, model: ModelSpec, work_dir: str, params, workers:
     if pending:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours is the one bar a person follows
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # its INFO lines would break through the bar
         ds = ray.data.from_items([{"path": j.path, "target": j.target, "key": j.key} for j in pending],
                                  override_num_blocks=len(pending))  # one video per block: retried alone
         ds = ds.map_batches(VideoMapper, batch_size=1, compute=ray.data.ActorPoolStrategy(size=report.workers),
@@ -151,6 +152,7 @@ def _run(ray, plan: Plan, clf, model: ModelSpec, work_dir: str, params, workers:
             if row["computed"]:
                 report.computed += 1
                 report.add_work(json.loads(row["seconds"]))
+                report.video_times.append(time.perf_counter() - t0)
             else:
                 report.resumed += 1
             bar.update(1)

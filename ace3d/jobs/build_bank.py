@@ -69,6 +69,7 @@ def build_local(clf: Classifier, data: str | Path, classes: list[str] | None = N
             res = process_video(clf, job.path, job.target, params)
             report.computed += 1
             report.add_work(res.seconds)
+            report.video_times.append(time.perf_counter() - t0)
             if work_dir is not None:
                 shards.save(work_dir, job.key, res)
         results[job.key] = res

@@ -38,8 +38,8 @@ def _entrypoint(job: dict):
 
 
 def test_objects_and_lifecycle(docs):
-    assert sorted(d["kind"] for d in docs) == ["NetworkPolicy", "PersistentVolumeClaim", "PersistentVolumeClaim",
-                                               "RayJob"]
+    assert sorted(d["kind"] for d in docs) == ["ConfigMap", "NetworkPolicy", "PersistentVolumeClaim",
+                                               "PersistentVolumeClaim", "RayJob"]
     assert {d["metadata"]["namespace"] for d in docs} == {"ace3d"}
     job = one(docs, "RayJob")
     assert job["apiVersion"] == "ray.io/v1"
@@ -117,3 +117,29 @@ def test_local_rayjob_schema_rejects_what_the_api_server_would(docs):
     assert errors(lambda j: j["spec"]["rayClusterSpec"]["workerGroupSpecs"][0].pop("groupName"))
     assert errors(lambda j: j["spec"]["rayClusterSpec"].pop("headGroupSpec"))
     assert errors(lambda j: j["spec"].update(submissionMode="Sometimes"))
+
+
+def test_login_shell_finds_ray_in_the_image_venv(docs, tmp_path):
+    """KubeRay runs `ray start` through `bash -lc`; Debian's /etc/profile resets PATH, so every Ray container
+    mounts the ConfigMap's bash_profile as $HOME/.bash_profile, which puts /opt/venv/bin (the image's venv,
+    Dockerfile) back first."""
+    import shutil
+    import subprocess
+
+    job = one(docs, "RayJob")
+    config = one(docs, "ConfigMap")
+    home = re.search(r"^\s+HOME=(\S+)", (ROOT / "Dockerfile").read_text(), flags=re.M).group(1)
+    venv = re.search(r"^ENV PATH=(\S+?):", (ROOT / "Dockerfile").read_text(), flags=re.M).group(1)
+    for group, pod in _ray_pods(job).items():
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        (mount,) = [m for m in pod["spec"]["containers"][0]["volumeMounts"]
+                    if m["mountPath"] == f"{home}/.bash_profile"]
+        assert volumes[mount["name"]]["configMap"]["name"] == config["metadata"]["name"], group
+        assert mount["subPath"] in config["data"]
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash here")
+    (tmp_path / ".bash_profile").write_text(config["data"]["bash_profile"])
+    out = subprocess.run([bash, "-lc", "echo $PATH"], env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    assert out.strip().split(":")[0] == venv

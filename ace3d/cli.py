@@ -54,7 +54,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_build_bank(args) -> None:
-    from ace3d.jobs.build_bank import BankParams, build
+    from ace3d.jobs.build_bank import BankParams
     from ace3d.method.concepts import ConceptParams
     from ace3d.method.slic_params import SlicParams
 
@@ -65,10 +65,21 @@ def cmd_build_bank(args) -> None:
                                         method=args.slic_method, iterations=args.slic_iterations,
                                         compactness=args.compactness),
                         concepts=ConceptParams(n_clusters=args.clusters, min_members=args.min_members),
-                        max_videos_per_class=args.max_videos)
-    b = build(clf, args.data, classes, params)
+                        max_videos_per_class=args.max_videos, min_videos=args.min_videos)
+    if args.engine == "ray":  # the same stages on a Ray cluster (ace3d/jobs/bank_ray.py)
+        from ace3d.jobs.bank_ray import ModelSpec, build_ray
+
+        result = build_ray(clf, ModelSpec(args.model, args.layer), args.data,
+                           args.work_dir or Path(args.out).with_suffix(".work"), classes, params,
+                           address=args.address, workers=args.workers, cpus_per_worker=args.cpus_per_worker)
+    else:
+        from ace3d.jobs.build_bank import build_local
+
+        result = build_local(clf, args.data, classes, params, work_dir=args.work_dir)
+    b = result.bank
     b.save(args.out)
     sig = int(b.significant().sum())
+    print(result.report.summary())
     print(f"wrote {args.out}: {len(b.names)} concepts ({sig} significant at alpha {b.alpha}), "
           f"bank id {b.bank_id}, {b.meta['build_seconds']} s")
 
@@ -284,6 +295,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--clusters", type=int, default=25)
     sp.add_argument("--min-members", type=int, default=20)
     sp.add_argument("--max-videos", type=int, default=0, help="videos per class (0: all)")
+    sp.add_argument("--min-videos", type=int, default=2,
+                    help="a class with fewer usable videos is left out of the bank, with a message")
+    sp.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="local: this process; ray: a Ray cluster (the same bank; docs/DEPLOY.md)")
+    sp.add_argument("--address", default=None, help="with --engine ray: the cluster to join (default: start "
+                    "a local Ray on this machine)")
+    sp.add_argument("--work-dir", default=None, help="per-video results as shards, so a rerun resumes (every "
+                    "Ray node must see it; default with --engine ray: OUT with the suffix .work; local: none)")
+    sp.add_argument("--workers", type=int, default=0,
+                    help="with --engine ray: map-stage actors (default: one per GPU, or per CPU without GPUs)")
+    sp.add_argument("--cpus-per-worker", type=int, default=1, help="with --engine ray: CPUs (torch threads) "
+                    "per map-stage actor")
     from ace3d.method.slic_params import SlicParams
 
     slic = SlicParams()

@@ -44,11 +44,17 @@ def pooled_gradients(clf: Classifier, clips: list[torch.Tensor], target: int) ->
     for x in clips:
         with torch.no_grad():
             act = clf.trunk(x.to(clf.device))
-        act = act.detach().requires_grad_(True)
-        logit = clf.head(act)[0, target]
-        (grad,) = torch.autograd.grad(logit, act)
-        rows.append(grad[0].float().mean(dim=(1, 2, 3)).cpu().numpy())
+        rows.append(activation_gradient(clf, act, target))
     return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+
+def activation_gradient(clf: Classifier, act: torch.Tensor, target: int) -> np.ndarray:
+    """The row of `pooled_gradients` for a clip whose bottleneck activation `act` (1 x C x t x h x w, computed
+    without autograd) is already at hand: only the head runs, forwards and backwards."""
+    act = act.detach().requires_grad_(True)
+    logit = clf.head(act)[0, target]
+    (grad,) = torch.autograd.grad(logit, act)
+    return grad[0].float().mean(dim=(1, 2, 3)).cpu().numpy()
 
 
 def score(gradients: np.ndarray, direction: np.ndarray) -> float:

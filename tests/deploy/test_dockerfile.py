@@ -26,20 +26,58 @@ def _all(word: str) -> list[str]:
     return [i for i in INSTRUCTIONS if i.split()[0] == word]
 
 
+def _arg_default(name: str) -> str:
+    (arg,) = [i for i in _all("ARG") if i.split()[1].startswith(name + "=")]
+    return arg.split("=", 1)[1].strip('"')
+
+
 def test_multi_stage_python311_with_java17_runtime():
     froms = _all("FROM")
     assert len(froms) >= 2
-    assert all(re.search(r"python:3\.11[-.\w]*", f) for f in froms)
+    # the base is a build argument (a stand-in where no registry is reachable); its default is Docker Hub's
+    assert re.fullmatch(r"python:3\.11-slim-bookworm", _arg_default("BASE_IMAGE"))
+    assert all(f.split()[1] == "${BASE_IMAGE}" for f in froms)
     assert froms[-1].endswith("AS runtime")
     runtime = DOCKERFILE[DOCKERFILE.index(froms[-1].split(" AS ")[0] + " AS runtime"):]
     assert "openjdk-17-jre-headless" in runtime and "tini" in runtime
 
 
 def test_dependencies_from_the_pinned_requirements_and_default_archive_built_in():
-    runs = " ".join(_all("RUN"))
-    assert "pip install --no-cache-dir -r requirements.txt" in runs
+    runs = " ".join(" ".join(_all("RUN")).split())
+    # the serving requirements only: wheels made in the builder (sdists built there), installed without an index
+    assert "pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /opt/wheels -r requirements-serve.txt" \
+        in runs
+    assert ("pip install --no-cache-dir --no-index --only-binary :all: --find-links /opt/wheels "
+            "-r requirements-serve.txt") in runs
     assert "ace3d archive --model demo --bank ace3d/assets/demo_bank.npz --name demo" in runs
-    assert "COPY requirements.txt ./" in INSTRUCTIONS
+    assert "COPY requirements-serve.txt ./" in INSTRUCTIONS
+    assert "requirements.txt" not in " ".join(_all("COPY")).replace("requirements-serve.txt", "")
+
+
+def _pins(name: str) -> list[str]:
+    return [line.strip() for line in (ROOT / name).read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def test_requirements_split_fully_pinned_and_nothing_twice():
+    serve, dev = _pins("requirements-serve.txt"), _pins("requirements.txt")
+    assert dev[0] == "-r requirements-serve.txt"
+    names = [re.sub(r"[-_.]+", "-", p.split("==")[0]).lower() for p in serve + dev[1:]]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.+!-]+", p) for p in serve + dev[1:])
+    assert len(names) == len(set(names)), "a package listed twice"
+    for tool in ("pytest", "ruff", "grpcio-tools"):
+        assert tool in names[len(serve):] and tool not in names[:len(serve)]
+    for build_tool in ("pip", "setuptools", "wheel"):  # pinned too: they build the sdist-only packages
+        assert build_tool in names[:len(serve)]
+
+
+def test_proxy_build_arguments():
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "EXTRA_CA_CERTS"):
+        assert [i for i in _all("ARG") if i.split()[1].split("=")[0] == name], name
+    # both stages trust the extra CA before they fetch anything
+    stages = DOCKERFILE.split("\nFROM ")[1:]
+    for stage in stages:
+        assert "sh /usr/local/sbin/trust-ca-certs.sh" in stage.split("\nRUN ", 1)[1].split("\n")[0]
 
 
 def test_only_grpc_rest_metrics_exposed_and_fixed_non_root_user():

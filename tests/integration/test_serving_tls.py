@@ -44,3 +44,21 @@ def test_tls_client(tls_server, served, video_bytes):
     with Ace3dClient(target, served.model, token=token, deadline=10) as c, pytest.raises(RemoteError) as err:
         c.classify(video_bytes)  # plaintext to a TLS port
     assert err.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_tls_node_client(tls_server, served, video_bytes, tmp_path):
+    """The Node client (clients/node) with --tls-ca against the same TLS-only port."""
+    from tests.integration.test_node_client import CLI, NODE_CLIENT
+
+    node = shutil.which("node")
+    if node is None or not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
+        pytest.fail("needs node and clients/node/node_modules: run `make node-client`")
+    server, cert = tls_server
+    video = tmp_path / "v.mp4"
+    video.write_bytes(video_bytes)
+    args = [node, str(CLI), str(video), "--target", f"127.0.0.1:{server.ports.grpc_inference}", "--model",
+            served.model, "--token", server.keys()["inference"], "--classify-only", "--deadline", "60"]
+    res = subprocess.run([*args, "--tls-ca", str(cert)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "prediction:" in res.stdout, res.stderr
+    res = subprocess.run([*args[:-2], "--deadline", "10"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "UNAVAILABLE" in res.stderr  # plaintext to a TLS port

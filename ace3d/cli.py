@@ -28,7 +28,8 @@ def _explainer(args):
 def cmd_synth(args) -> None:
     from ace3d.jobs.synth import SynthConfig, generate
 
-    generate(args.out, per_class=args.per_class, seed=args.seed, n_random=args.random, cfg=SynthConfig(look=args.look))
+    cfg = SynthConfig(look=args.look, cue=args.cue, cue_share=tuple(args.cue_share))
+    generate(args.out, per_class=args.per_class, seed=args.seed, n_random=args.random, cfg=cfg)
     print(f"wrote synthetic videos to {args.out}")
 
 
@@ -144,7 +145,14 @@ def cmd_evaluate(args) -> None:
     from ace3d.evaluation.methods import AceMethod
 
     explainer = _explainer(args)
-    if args.videos:  # real videos: no ground truth
+    if args.sanity or args.shortcut:
+        res = _evaluate_checks(args, explainer)
+    elif args.videos and args.methods:  # several methods on the same clips of real videos
+        from ace3d.evaluation.real_video import compare_methods, methods_table
+
+        res = compare_methods(explainer, args.videos, args.methods.split(","), max_clips=args.max_clips)
+        print(methods_table(res))
+    elif args.videos:  # real videos: no ground truth
         from ace3d.evaluation.real_video import evaluate_videos, plot
 
         res = evaluate_videos(explainer, args.videos, max_clips=args.max_clips)
@@ -167,6 +175,47 @@ def cmd_evaluate(args) -> None:
     print(text)
     if args.json:
         report.write_text(args.json, text)
+
+
+def _evaluate_checks(args, explainer) -> dict:
+    """`evaluate --sanity` and `evaluate --shortcut`: the checks beyond the scores (evaluation/sanity.py and
+    evaluation/shortcut.py)."""
+    from ace3d.errors import Ace3dError
+    from ace3d.evaluation import methods
+
+    if not args.data:
+        raise Ace3dError("--sanity and --shortcut need --data DIR (for --shortcut: the test set with the cue)")
+    if args.sanity:
+        from ace3d.evaluation import sanity
+
+        names = (args.methods or "ace,grad_cam,integrated_gradients").split(",")
+        seeds = tuple(int(s) for s in args.seeds.split(","))
+        res = sanity.run(explainer, args.data, names, per_class=args.limit or 5, bank_data=args.bank_data,
+                         seeds=seeds)
+        print(sanity.table(res))
+        return res
+    from ace3d.evaluation import shortcut
+
+    if not args.without_cue:
+        raise Ace3dError("--shortcut CLASS needs --without-cue DIR: the same videos as --data without the cue "
+                         "(`ace3d synth --cue none` with the same --seed)")
+    names = (args.methods or "ace,grad_cam,integrated_gradients,occlusion,captum_feature_ablation,random").split(",")
+    res = {"cue_model": shortcut.evaluate_shortcut(
+        explainer.engine, {n: methods.build(n, explainer) for n in names}, args.data, args.without_cue,
+        args.shortcut, limit=args.limit, bank=explainer.bank)}
+    if args.control:
+        from ace3d import models
+        from ace3d.method.bank import load, path_for
+        from ace3d.method.explainer import Explainer
+
+        control_bank = path_for(args.control, args.control_bank)
+        ctl = Explainer(models.load(args.control), load(control_bank) if control_bank else None,
+                        removal=args.removal, precision=args.precision)
+        res["control_model"] = shortcut.evaluate_shortcut(
+            ctl.engine, {n: methods.build(n, ctl) for n in names}, args.data, args.without_cue, args.shortcut,
+            limit=args.limit, bank=ctl.bank)
+    print(shortcut.table(res["cue_model"], res.get("control_model")))
+    return res
 
 
 def cmd_bench(args) -> None:
@@ -216,6 +265,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--look", choices=("plain", "varied", "shifted"), default="plain",
                     help="plain: the default model's data; varied: more shapes, outlines, backgrounds, lighting, "
                     "distractors that move (for training); shifted: a look held out from training")
+    sp.add_argument("--cue", default="none", help="plant a shortcut: a flickering corner square in most videos of "
+                    "this class and few of the others; 'all' or 'none' for cue-swapped test sets (same seed)")
+    sp.add_argument("--cue-share", type=float, nargs=2, default=(0.9, 0.05), metavar=("CLASS", "OTHERS"),
+                    help="with --cue CLASS: share of that class's videos with the cue, and of the others'")
     sp.set_defaults(func=cmd_synth, computes=True)
 
     sp = sub.add_parser("train", help="train the default model on a synthetic data set")
@@ -284,12 +337,21 @@ def parser() -> argparse.ArgumentParser:
     model_args(sp)
     sp.add_argument("--data", default=None, help="synthetic test set with ground-truth masks")
     sp.add_argument("--videos", nargs="+", default=None, help="real videos: top vs random concept, curves")
-    sp.add_argument("--methods", default=None, help="with --data: methods to compare, comma-separated (ace, "
-                    "reference, captum_feature_ablation, integrated_gradients, occlusion); prints one table")
+    sp.add_argument("--methods", default=None, help="with --data or --videos: methods side by side (ace, "
+                    "reference, captum_feature_ablation, integrated_gradients, occlusion, grad_cam, random); one table")
     sp.add_argument("--max-clips", type=int, default=4, help="with --videos: clips per video")
     sp.add_argument("--figure", default=None, help="with --videos: write the curves as a PNG here")
     sp.add_argument("--json", default=None)
-    sp.add_argument("--limit", type=int, default=0, help="videos per class (0: all)")
+    sp.add_argument("--limit", type=int, default=0, help="videos per class (0: all; --sanity: 5)")
+    sp.add_argument("--sanity", action="store_true", help="with --data: sanity checks (parameter randomisation "
+                    "of --methods, random concepts, and with --bank-data bank stability over --seeds)")
+    sp.add_argument("--bank-data", default=None, help="with --sanity: the bank's data, to build it again per seed")
+    sp.add_argument("--seeds", default="0,1,2", help="with --sanity --bank-data: the seeds of the banks compared")
+    sp.add_argument("--shortcut", default=None, metavar="CLASS", help="planted-shortcut benchmark: --data is a "
+                    "test set with the cue in every video (`synth --cue all`), CLASS the class it was planted for")
+    sp.add_argument("--without-cue", default=None, help="with --shortcut: the same videos without the cue")
+    sp.add_argument("--control", default=None, help="with --shortcut: a model trained without the cue (spec)")
+    sp.add_argument("--control-bank", default=None, help="with --control: its bank (default: none)")
     sp.set_defaults(func=cmd_evaluate, computes=True)
 
     sp = sub.add_parser("report", help="one self-contained HTML page to open in a browser: a bank's concept gallery "

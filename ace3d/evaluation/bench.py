@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ace3d.evaluation import methods
 from ace3d.evaluation.faithfulness import clip_mask
-from ace3d.evaluation.methods.captum_ablation import labels_near
+from ace3d.evaluation.methods.over_segments import labels_near
 from ace3d.evaluation.metrics import deletion_auc
 from ace3d.jobs.synth import default_video_bytes, generate, list_videos, mask_path
 from ace3d.method.explainer import Explainer, Request

@@ -5,6 +5,8 @@ for any method behind the one interface (methods/; the default is the product's 
 - deletion: of the correctly classified videos, the share whose prediction changes when the top-1 / top-3
   regions are removed, beside removing random and bottom-ranked regions (same removal operator);
 - insertion: accuracy when only the top-k regions are kept (everything else removed);
+- deletion and insertion AUC over the share of voxels removed / kept, in the method's order, with the
+  project's fill and (deletion) with a blur (metrics.py);
 - localisation: pointing game (heatmap maximum inside the actor mask dilated by 2 px) and the IoU of
   the top region's voxels with the actor."""
 
@@ -18,7 +20,7 @@ from scipy.ndimage import binary_dilation
 from tqdm import tqdm
 
 from ace3d.evaluation.methods.base import ExplanationMethod
-from ace3d.evaluation.metrics import flip_rate, insertion_accuracy
+from ace3d.evaluation.metrics import deletion_auc, flip_rate, insertion_accuracy, insertion_auc
 from ace3d.jobs.synth import list_videos, mask_path
 from ace3d.method.video import Clip, make_clips, read_file, resize_frames
 from ace3d.models.engine import ForwardEngine
@@ -35,6 +37,8 @@ def clip_mask(mask: np.ndarray, clip: Clip) -> np.ndarray:
 ROWS = (("accuracy", ("accuracy",)), ("top-1 deletion", ("deletion", "top1")),
         ("random-1 deletion", ("deletion", "random1")), ("top-3 deletion", ("deletion", "top3")),
         ("insertion, top-1 kept", ("insertion", "top1")), ("insertion, top-3 kept", ("insertion", "top3")),
+        ("deletion AUC (lower: better)", ("auc", "deletion")),
+        ("deletion AUC, blur fill", ("auc", "deletion_blur")), ("insertion AUC (higher: better)", ("auc", "insertion")),
         ("pointing game", ("pointing_game",)), ("IoU of the top region, median", ("iou_top_concept_median",)),
         ("regions per clip", ("concepts_per_clip_mean",)), ("seconds per explanation", ("method_seconds_mean",)))
 
@@ -64,6 +68,7 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
     results: list[tuple[np.ndarray, np.ndarray, int]] = []  # (frames, ranked masks, label) of every video
     correct: list[tuple[np.ndarray, np.ndarray, int]] = []
     pointing, ious, seconds = [], [], []
+    aucs: dict[str, list[float]] = {"deletion": [], "deletion_blur": [], "insertion": []}
     total = hits = 0
     for cname, paths in videos.items():
         label = classes.index(cname)
@@ -79,6 +84,11 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
                 continue
             hits += 1
             correct.append((clip.frames, a.masks, label))
+            if len(a.masks):
+                clf = engine.clf
+                aucs["deletion"].append(deletion_auc(clf, clip.frames, a.masks, target))
+                aucs["deletion_blur"].append(deletion_auc(clf, clip.frames, a.masks, target, fill="blur"))
+                aucs["insertion"].append(insertion_auc(clf, clip.frames, a.masks, target))
             mp = mask_path(p)
             if mp.exists():
                 gt = clip_mask(np.load(mp, allow_pickle=False)["mask"], clip)
@@ -106,6 +116,7 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
             "bottom3": flip_rate(engine, correct, lambda m: np.arange(len(m))[-3:]),
         },
         "insertion": {f"top{k}": insertion_accuracy(engine, correct, k) for k in (1, 3)},
+        "auc": {k: float(np.mean(v)) if v else float("nan") for k, v in aucs.items()},
         "pointing_game": float(np.mean(pointing)) if pointing else float("nan"),
         "iou_top_concept_median": float(np.median(ious)) if ious else float("nan"),
         "iou_top_concept_mean": float(np.mean(ious)) if ious else float("nan"),

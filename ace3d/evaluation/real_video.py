@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ace3d.evaluation.metrics import deletion_curve, insertion_curve
+from ace3d.evaluation.metrics import deletion_auc, deletion_curve, insertion_auc, insertion_curve
 from ace3d.method.explainer import Explainer, Request
 from ace3d.method.removal import remove
-from ace3d.method.video import limits_for, read_file
+from ace3d.method.video import limits_for, make_clips, read_file
 
 GRID = np.linspace(0.0, 1.0, 21)  # the common x of the averaged curves
 
@@ -79,6 +79,47 @@ def evaluate_videos(explainer: Explainer, videos: list[str | Path], max_clips: i
         out["ratio_of_medians_top_to_random"] = (float(np.median(top) / np.median(rnd)) if np.median(rnd) > 0
                                                   else None)
     return out
+
+
+def compare_methods(explainer: Explainer, videos: list[str | Path], method_names: list[str], max_clips: int = 1,
+                    progress: bool = True) -> dict:
+    """Each method on the same clips of real videos (no ground truth): deletion AUC with the project's fill
+    and with a blur, insertion AUC, and seconds per explanation, for the model's predicted class."""
+    from ace3d.evaluation import methods
+
+    clf = explainer.clf
+    clips = []
+    for path in videos:
+        video = read_file(path, limits_for(clf.clip_shape))
+        clips += make_clips(video, clf.clip_shape, max_clips=max_clips, frame_rate=clf.frame_rate)
+    targets = [int(explainer.engine.classify([c.frames])[1][0].argmax()) for c in clips]
+    out: dict = {"model": clf.name, "videos": [Path(v).name for v in videos], "clips": len(clips), "methods": {}}
+    for name in method_names:
+        method = methods.build(name, explainer)
+        rows = {"deletion": [], "deletion_blur": [], "insertion": [], "seconds": [], "regions": []}
+        for clip, t in tqdm(list(zip(clips, targets, strict=True)), desc=name, disable=not progress):
+            a = method.attribute(clip, t)
+            rows["seconds"].append(a.seconds)
+            rows["regions"].append(len(a.masks))
+            if len(a.masks):
+                rows["deletion"].append(deletion_auc(clf, clip.frames, a.masks, t, explainer.batch_size))
+                rows["deletion_blur"].append(deletion_auc(clf, clip.frames, a.masks, t, explainer.batch_size, "blur"))
+                rows["insertion"].append(insertion_auc(clf, clip.frames, a.masks, t, explainer.batch_size))
+        out["methods"][name] = {k: float(np.mean(v)) if v else float("nan") for k, v in rows.items()}
+    return out
+
+
+def methods_table(result: dict) -> str:
+    """`compare_methods` as plain text, a column per method."""
+    names = list(result["methods"])
+    rows = (("deletion AUC (lower: better)", "deletion"), ("deletion AUC, blur fill", "deletion_blur"),
+            ("insertion AUC (higher: better)", "insertion"), ("regions per clip", "regions"),
+            ("seconds per explanation", "seconds"))
+    lines = [f"{result['model']}, {result['clips']} clips of {len(result['videos'])} videos",
+             f"{'measure':<30}" + "".join(f"{n:>24}" for n in names)]
+    for label, key in rows:
+        lines.append(f"{label:<30}" + "".join(f"{result['methods'][n][key]:>24.3f}" for n in names))
+    return "\n".join(lines)
 
 
 def plot(result: dict, path: str | Path) -> Path:

@@ -1,7 +1,12 @@
 """Synthetic actions with ground truth: one actor moving in the class's direction over a textured, noisy
 background with static distractors. Only the actor's motion separates the classes (position, size,
 colour, shape and distractors are drawn independently of the class), so a faithful explanation must
-point at the actor, whose pixels are saved beside each video."""
+point at the actor, whose pixels are saved beside each video.
+
+A planted shortcut (`cue`): a small square that flickers in a fixed corner, put into most videos of one class
+and few of the others, so that a model can learn the corner instead of the motion. Whether a video carries it
+is drawn from a generator of its own, so the same seed gives the same videos with and without the cue (the
+cue-swapped test sets: `cue="all"` and `cue="none"`). Its pixels are saved beside the actor's (`cue`)."""
 
 from __future__ import annotations
 
@@ -32,6 +37,40 @@ class SynthConfig:
     texture: float = 0.6  # contrast of the background texture (0: flat colour)
     distractors: tuple[int, int] = (1, 3)  # static distractor shapes, inclusive range
     look: str = "plain"  # or a look of looks.py: "varied" (for training), "shifted" (held out)
+    cue: str = "none"  # a class name (the cue is planted mostly in its videos), "all" or "none"
+    cue_share: tuple[float, float] = (0.9, 0.05)  # share of the cue class's videos with the cue, and of the others'
+
+
+CUE_COLOUR = np.array([255.0, 0.0, 255.0], np.float32)
+
+
+def cue_mask(size: int, frames: int) -> np.ndarray:
+    """Where the planted cue sits: a square of a tenth of the frame near the top-left corner, in every frame
+    (bool T x H x W). It is drawn only in odd frames (a flicker: a static mark would vanish from models that
+    see frame differences)."""
+    side, at = max(2, size // 10), max(1, size // 16)
+    m = np.zeros((frames, size, size), bool)
+    m[:, at:at + side, at:at + side] = True
+    return m
+
+
+def plant_cue(frames: np.ndarray) -> np.ndarray:
+    """`frames` (uint8 T x H x W x 3) with the flickering cue drawn in; returns the cue's mask."""
+    m = cue_mask(frames.shape[1], len(frames))
+    on = m.copy()
+    on[0::2] = False  # off in even frames, on in odd ones
+    frames[on] = CUE_COLOUR.astype(np.uint8)
+    return m
+
+
+def has_cue(cfg: SynthConfig, cls: str, seed: int, k: int) -> bool:
+    """Whether video `k` of class `cls` carries the cue, drawn apart from the video's own generator."""
+    if cfg.cue in ("none", ""):
+        return False
+    if cfg.cue == "all":
+        return True
+    share = cfg.cue_share[0] if cls == cfg.cue else cfg.cue_share[1]
+    return bool(np.random.default_rng([seed, k, 1]).random() < share)
 
 
 def _shape_mask(kind: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
@@ -137,18 +176,24 @@ def render_look(rng: np.random.Generator, direction: tuple[int, int] | None,
 
 def generate(out: str | Path, per_class: int, seed: int = 0, n_random: int | None = None,
              cfg: SynthConfig = SynthConfig(), progress: bool = True) -> Path:
-    """Write DIR/<class>/<name>.mp4 + .mask.npz for each class, and DIR/random/<name>.mp4."""
+    """Write DIR/<class>/<name>.mp4 + .mask.npz (the actor's and the cue's pixels) for each class, and
+    DIR/random/<name>.mp4."""
     out = Path(out)
+    if cfg.cue not in ("none", "", "all", *CLASSES):
+        from ace3d.errors import OptionsError
+
+        raise OptionsError(f"unknown cue {cfg.cue!r}: use a class ({', '.join(CLASSES)}), 'all' or 'none'")
     n_random = per_class if n_random is None else n_random
     jobs = [(c, i) for i in range(per_class) for c in CLASSES] + [(RANDOM_DIR, i) for i in range(n_random)]
     for k, (cls, i) in enumerate(tqdm(jobs, desc="synth", disable=not progress)):
         # One generator per video, derived from (seed, k): deterministic and order-independent.
         rng = np.random.default_rng([seed, k])
         frames, mask = render(rng, DIRECTIONS.get(cls), cfg)
+        cue = plant_cue(frames) if has_cue(cfg, cls, seed, k) else np.zeros_like(mask)
         name = f"{cls}_{seed}_{i:04d}"
         write_mp4(out / cls / f"{name}.mp4", frames)
         if cls != RANDOM_DIR:
-            np.savez_compressed(out / cls / f"{name}.mask.npz", mask=mask)
+            np.savez_compressed(out / cls / f"{name}.mask.npz", mask=mask, cue=cue)
     return out
 
 

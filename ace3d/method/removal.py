@@ -3,7 +3,8 @@
 A removed voxel takes the mean of the same pixel over the frames where it is not removed (what was behind a
 moving thing), so a moving thing disappears instead of leaving a silhouette that still moves; each region
 is removed with a rim of `RIM` pixels (why: `remove`). `remove_features` is the same operator on a
-bottleneck activation."""
+bottleneck activation. `blur_removed` is a second operator for evaluation only (ROAD-style): a removed voxel
+takes a heavily blurred clip's value, so a score that holds under both cannot come from the fill alone."""
 
 from __future__ import annotations
 
@@ -63,3 +64,17 @@ def _grow(masks: torch.Tensor, r: int) -> torch.Tensor:
         out[..., :, 1:] |= step[..., :, :-1]
         out[..., :, :-1] |= step[..., :, 1:]
     return out
+
+
+def blur_removed(frames: np.ndarray, masks: torch.Tensor, sigma: float = 0.125) -> torch.Tensor:
+    """Clips with each mask's voxels replaced by a Gaussian blur of the clip (sigma: `sigma` of the frame's
+    height and width in space, 2 frames in time): uint8 T x H x W x 3 and bool K x T x H x W -> float
+    K x T x H x W x 3. Unlike `remove`, the fill follows the surroundings, so the removed region's outline
+    leaves no edge of its own and a moving thing leaves a faint blurred trail."""
+    from scipy.ndimage import gaussian_filter
+
+    t, h, w = frames.shape[:3]
+    blurred = gaussian_filter(np.asarray(frames, np.float32), sigma=(2.0, sigma * h, sigma * w, 0), mode="nearest")
+    x = torch.from_numpy(np.ascontiguousarray(frames)).to(masks.device).float()
+    fill = torch.from_numpy(blurred).to(masks.device)
+    return torch.where(masks[..., None], fill[None], x[None])

@@ -138,7 +138,7 @@ def test_insertion_curve_puts_regions_back(tiny_model, frames):
     assert y[-1] == pytest.approx(float(_prob(tiny_model, clip_tensor(tiny_model, frames), target)[0]), abs=1e-5)
 
 
-@pytest.mark.parametrize("method", ["integrated_gradients", "occlusion"])
+@pytest.mark.parametrize("method", ["integrated_gradients", "occlusion", "grad_cam", "random"])
 def test_voxel_methods_rank_the_same_supervoxels(tiny_model, tiny_bank, frames, trunk_calls, method):
     from ace3d.evaluation import methods
     from ace3d.method.explainer import Explainer
@@ -151,4 +151,37 @@ def test_voxel_methods_rank_the_same_supervoxels(tiny_model, tiny_bank, frames, 
     assert list(r.scores) == sorted(r.scores, reverse=True)
     assert np.array_equal(r.masks.sum(0), np.ones(labels.shape, int))  # the segments tile the clip
     assert r.heatmap.shape == frames.shape[:3] and 0 <= r.heatmap.min() and r.heatmap.max() <= 1
-    assert r.forwards > 1 and trunk_calls == {"forwards": r.forwards, "clips": r.clips_evaluated}
+    expected_forwards = {"grad_cam": 1, "random": 0}.get(method)
+    assert r.forwards == expected_forwards if expected_forwards is not None else r.forwards > 1
+    assert trunk_calls == {"forwards": r.forwards, "clips": r.clips_evaluated}
+
+
+def test_grad_cam_axes_line_up_with_the_clip(tiny_model, tiny_bank, frames):
+    """grad-cam's 3D path against Grad-CAM computed here by hand at the layer's resolution and resized with
+    torch: the two maps must agree, which fails if grad-cam's resize swapped T, H or W."""
+    from ace3d.evaluation.methods import GradCamMethod
+
+    x = model_input(tiny_model, frames)
+    with torch.no_grad():
+        a0 = tiny_model.trunk(x)
+    hands = []
+    for target in range(len(tiny_model.class_names)):
+        a = a0.detach().clone().requires_grad_(True)
+        tiny_model.head(a)[0, target].backward()
+        cam = torch.relu((a.grad.mean(dim=(2, 3, 4), keepdim=True) * a).sum(1, keepdim=True))
+        hands.append((float(cam.std()), target, cam.detach()))
+    spread, target, cam = max(hands, key=lambda h: h[0])  # a class whose map is not all zero
+    assert spread > 0 and cam.shape[2:] != x.shape[2:]  # a coarser map than the clip
+    hand = torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="trilinear")[0, 0].numpy()
+    r = GradCamMethod(tiny_model).attribute(_clip(frames), target)
+    assert r.heatmap.shape == hand.shape
+    assert np.corrcoef(r.heatmap.ravel(), hand.ravel())[0, 1] > 0.9
+
+
+def test_random_ranking_depends_on_its_seed(tiny_model, frames):
+    from ace3d.evaluation.methods import RandomRanking
+
+    regions = segment(frames, SlicParams())
+    a = RandomRanking(tiny_model, seed=1).attribute(_clip(frames), 0, regions=regions)
+    b = RandomRanking(tiny_model, seed=2).attribute(_clip(frames), 0, regions=regions)
+    assert sorted(a.ids) == sorted(b.ids) and a.ids != b.ids

@@ -7,11 +7,14 @@ from ace3d.evaluation.methods.ace import AceMethod
 from ace3d.evaluation.methods.base import Attribution, ExplanationMethod
 from ace3d.evaluation.methods.captum_ablation import CaptumFeatureAblation
 from ace3d.evaluation.methods.captum_voxel import IntegratedGradientsMethod, OcclusionMethod
+from ace3d.evaluation.methods.grad_cam import GradCamMethod
+from ace3d.evaluation.methods.random_ranking import RandomRanking
 from ace3d.evaluation.methods.reference import ReferencePipeline
 from ace3d.method.explainer import Explainer
 
 METHODS: dict[str, type] = {m.name: m for m in (AceMethod, ReferencePipeline, CaptumFeatureAblation,
-                                                IntegratedGradientsMethod, OcclusionMethod)}
+                                                IntegratedGradientsMethod, OcclusionMethod, GradCamMethod,
+                                                RandomRanking)}
 
 
 def build(name: str, explainer: Explainer) -> ExplanationMethod:
@@ -23,5 +26,5 @@ def build(name: str, explainer: Explainer) -> ExplanationMethod:
     return METHODS[name].from_explainer(explainer)
 
 
-__all__ = ["METHODS", "AceMethod", "Attribution", "CaptumFeatureAblation", "ExplanationMethod",
-           "IntegratedGradientsMethod", "OcclusionMethod", "ReferencePipeline", "build"]
+__all__ = ["METHODS", "AceMethod", "Attribution", "CaptumFeatureAblation", "ExplanationMethod", "GradCamMethod",
+           "IntegratedGradientsMethod", "OcclusionMethod", "RandomRanking", "ReferencePipeline", "build"]

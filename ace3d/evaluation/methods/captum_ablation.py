@@ -7,72 +7,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ace3d.evaluation.methods.base import (
-    Attribution,
-    CountingClassifier,
-    ExplanationMethod,
-    Timer,
-    positive_heatmap,
-    rank_by_regions,
-)
-from ace3d.method.explainer import Explainer
-from ace3d.method.supervoxels import SlicParams, Supervoxels, segment
-from ace3d.method.video import Clip
+from ace3d.evaluation.methods.over_segments import OverSegments
+from ace3d.method.supervoxels import SlicParams
 from ace3d.models.classifier import Classifier
-from ace3d.models.engine import model_input
-
-N_SEGMENTS = 50  # the resolution of the regions it ablates (the nearest the given supervoxels have)
 
 
-def labels_near(sv: Supervoxels, asked: tuple[int, ...], n_segments: int = N_SEGMENTS) -> np.ndarray:
-    """The label volume of `sv` (segmented with SLIC's `asked` numbers of segments) nearest `n_segments`."""
-    return sv.labels[int(np.argmin([abs(n - n_segments) for n in asked]))]
-
-
-class CaptumOverSegments(ExplanationMethod):
-    """What captum's methods share here: the clip's supervoxels at the resolution nearest 50 segments, the
-    clip's per-pixel temporal mean as the baseline, forwards counted, and a voxel attribution ranked over the
-    segments by its mean inside each. A subclass says how it gets the voxel attribution."""
-
-    def __init__(self, clf: Classifier, slic: SlicParams | None = None) -> None:
-        self.clf, self.slic = clf, slic or SlicParams()
-
-    @classmethod
-    def from_explainer(cls, explainer: Explainer) -> CaptumOverSegments:
-        return cls(explainer.clf, explainer.slic)
-
-    def voxel_attribution(self, forward, x: torch.Tensor, baseline: torch.Tensor, target: int,
-                          labels: np.ndarray) -> torch.Tensor:
-        """T x H x W attribution of the 1 x 3 x T x H x W input `x` against `baseline`."""
-        raise NotImplementedError
-
-    def attribute(self, clip: Clip, target: int, *, regions: Supervoxels | None = None) -> Attribution:
-        """`regions`, when given, must come from SLIC with this method's `slic.n_segments`."""
-        timer, net = Timer(), CountingClassifier(self.clf)
-        sv = regions if regions is not None else segment(clip.frames, self.slic, self.clf.device)
-        labels = labels_near(sv, self.slic.n_segments)
-        x = model_input(self.clf, clip.frames)  # 1 x 3 x T x H x W
-        baseline = x.mean(dim=2, keepdim=True).expand_as(x).contiguous()
-        attr = self.voxel_attribution(net.logits, x, baseline, target, labels)
-        voxel = attr.detach().cpu().numpy().astype(np.float64)
-        masks, scores, ids = rank_by_regions(voxel, labels)
-        return Attribution(masks=masks, scores=scores, heatmap=positive_heatmap(voxel), forwards=net.forwards,
-                           clips_evaluated=net.clips, seconds=timer.seconds, ids=ids)
-
-
-class CaptumFeatureAblation(CaptumOverSegments):
+class CaptumFeatureAblation(OverSegments):
     name = "captum_feature_ablation"
 
     def __init__(self, clf: Classifier, slic: SlicParams | None = None, perturbations_per_eval: int = 16) -> None:
         super().__init__(clf, slic)
         self.perturbations_per_eval = perturbations_per_eval
 
-    def voxel_attribution(self, forward, x, baseline, target, labels):
+    def voxel_attribution(self, net, x, baseline, target, labels):
         from captum.attr import FeatureAblation  # imported here: only evaluation needs captum
 
         lab = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64)).to(self.clf.device)
         with torch.no_grad():
-            attr = FeatureAblation(forward).attribute(x, baselines=baseline, target=target,
-                                                      feature_mask=lab[None, None].expand_as(x),
-                                                      perturbations_per_eval=self.perturbations_per_eval)
+            attr = FeatureAblation(net.logits).attribute(x, baselines=baseline, target=target,
+                                                         feature_mask=lab[None, None].expand_as(x),
+                                                         perturbations_per_eval=self.perturbations_per_eval)
         return attr[0, 0]  # every voxel of a segment, in every channel, carries the segment's attribution

@@ -81,7 +81,7 @@ def test_gpu_group_placed_like_the_serving_gpu_overlay(docs):
 def test_image_ray_version_and_security_match_the_project(docs):
     job = one(docs, "RayJob")
     base = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())["images"][0]
-    pin = re.search(r"^ray\[data\]==(\S+)$", (ROOT / "requirements.txt").read_text(), flags=re.M).group(1)
+    pin = re.search(r"^ray==(\S+)$", (ROOT / "requirements-serve.txt").read_text(), flags=re.M).group(1)
     assert job["spec"]["rayClusterSpec"]["rayVersion"] == pin
     uid = int(re.findall(r"^USER\s+(\d+)", (ROOT / "Dockerfile").read_text(), flags=re.M)[-1].split(":")[0])
     pods = {**_ray_pods(job), "submitter": job["spec"]["submitterPodTemplate"]}
@@ -128,8 +128,9 @@ def test_login_shell_finds_ray_in_the_image_venv(docs, tmp_path):
 
     job = one(docs, "RayJob")
     config = one(docs, "ConfigMap")
-    home = re.search(r"^\s+HOME=(\S+)", (ROOT / "Dockerfile").read_text(), flags=re.M).group(1)
-    venv = re.search(r"^ENV PATH=(\S+?):", (ROOT / "Dockerfile").read_text(), flags=re.M).group(1)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    home = re.findall(r"^(?:ENV)?\s+HOME=(\S+)", dockerfile, flags=re.M)[-1]  # the runtime stage's, the last
+    venv = re.findall(r"^ENV PATH=(\S+?):", dockerfile, flags=re.M)[-1]
     for group, pod in _ray_pods(job).items():
         volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
         (mount,) = [m for m in pod["spec"]["containers"][0]["volumeMounts"]

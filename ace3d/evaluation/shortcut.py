@@ -11,6 +11,10 @@ video without it is not. Then, for each method:
 - false alarm: the same share over cued videos whose decision does not rest on the cue (the swap leaves the
   prediction as it was); run on a model trained without the cue, every cued video counts here.
 
+Detection is also reported over the calls that the cue made against the motion (a video of another class
+called CLASS because of the cue): there nothing but the cue argues for the call, while in a cued video of
+CLASS itself the actor's motion argues for it too and may rightly be the top region.
+
 A region "lies on the cue" when it covers at least half of the cue's voxels and at least a quarter of the
 region is the cue or its rim (`on_cue`): a concept that swallowed most of the clip also covers the cue, and
 must not count as having found it. Such collapsed top regions (over half the clip) are counted apart."""
@@ -103,8 +107,8 @@ def evaluate_shortcut(engine: ForwardEngine, methods: dict[str, ExplanationMetho
     if limit:
         items = [it for c in range(len(classes)) for it in [i for i in items if i[2] == c][:limit]]
     calls: list[Pair] = []
-    hits: dict[str, dict[str, list[bool]]] = {n: {k: [] for k in ("top_rel", "peak_rel", "top_not", "peak_not",
-                                                                  "collapsed", "significant")} for n in methods}
+    keys = ("top_rel", "peak_rel", "top_not", "peak_not", "top_over", "peak_over", "collapsed", "significant")
+    hits: dict[str, dict[str, list[bool]]] = {n: {k: [] for k in keys} for n in methods}
     for p, q, label in tqdm(items, desc=f"shortcut ({', '.join(methods)})", disable=not progress):
         clip = make_clips(read_file(p), engine.clf.clip_shape, frame_rate=engine.clf.frame_rate)[0]
         bare = make_clips(read_file(q), engine.clf.clip_shape, frame_rate=engine.clf.frame_rate)[0]
@@ -122,6 +126,9 @@ def evaluate_shortcut(engine: ForwardEngine, methods: dict[str, ExplanationMetho
             key = "rel" if relies else "not"
             h[f"top_{key}"].append(on_cue(top, cue))
             h[f"peak_{key}"].append(peak_on_cue(a.heatmap, cue))
+            if relies and label != cue_index:  # the cue overrode the motion: nothing else argues for the call
+                h["top_over"].append(h["top_rel"][-1])
+                h["peak_over"].append(h["peak_rel"][-1])
             h["collapsed"].append(bool(top.mean() > COLLAPSED))
             if bank is not None and relies and h["top_rel"][-1] and getattr(a.detail, "source", "") == "bank":
                 k = int(a.ids[0])
@@ -136,8 +143,11 @@ def evaluate_shortcut(engine: ForwardEngine, methods: dict[str, ExplanationMetho
         "called_cue_class_with_cue": _rate([c.pred_with == cue_index for c in calls]),
         "called_cue_class_without_cue": _rate([c.pred_without == cue_index for c in calls]),
         "relying": sum(c.relies for c in calls),
+        "relying_against_the_motion": sum(c.relies and c.label != cue_index for c in calls),
         "not_relying": sum(not c.relies for c in calls),
         "methods": {n: {"detection_top": _rate(h["top_rel"]), "detection_peak": _rate(h["peak_rel"]),
+                        "detection_top_against_the_motion": _rate(h["top_over"]),
+                        "detection_peak_against_the_motion": _rate(h["peak_over"]),
                         "false_alarm_top": _rate(h["top_not"]), "false_alarm_peak": _rate(h["peak_not"]),
                         "collapsed_top": _rate(h["collapsed"]),
                         "detections_by_significant_bank_concept": _rate(h["significant"])}

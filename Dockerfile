@@ -99,7 +99,7 @@ WORKDIR /home/ace3d
 # gRPC inference, REST inference, Prometheus metrics. Management (8081) stays on loopback: not exposed.
 EXPOSE 7070 8080 8082
 HEALTHCHECK --interval=30s --timeout=10s --start-period=300s --retries=3 \
-    CMD ["python", "/opt/ace3d/docker/healthcheck.py"]
+    CMD ["python", "/opt/ace3d/docker/healthcheck.py", "--ready"]
 # tini is PID 1 and forwards SIGTERM to the entrypoint, which stops TorchServe gracefully (gRPC drains
 # in-flight calls) and exits with TorchServe's status.
 ENTRYPOINT ["/usr/bin/tini", "--", "/opt/ace3d/docker/entrypoint.sh"]

@@ -134,12 +134,19 @@ def test_every_copied_path_is_in_the_build_context():
 
 
 class _Ping(http.server.BaseHTTPRequestHandler):
+    """TorchServe's /ping, and the management API's model list and worker states, on one port."""
+
     status = 200
+    worker = "READY"
     seen: list = []
 
     def do_GET(self):  # noqa: N802 - http.server's API
         type(self).seen.append(self.headers.get("Authorization"))
         body = b'{"status": "Healthy"}' if self.status == 200 else b'{"status": "Unhealthy"}'
+        if self.path == "/models":
+            body = b'{"models": [{"modelName": "demo", "modelUrl": "demo.mar"}]}'
+        elif self.path == "/models/demo":
+            body = json.dumps([{"modelName": "demo", "workers": [{"id": "9000", "status": self.worker}]}]).encode()
         self.send_response(self.status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -160,9 +167,9 @@ def fake_ping():
     server.server_close()
 
 
-def _run_healthcheck(home, url):
-    env = {**os.environ, "HOME": str(home), "ACE3D_HEALTH_URL": url}
-    return subprocess.run([sys.executable, str(ROOT / "docker" / "healthcheck.py")], env=env,
+def _run_healthcheck(home, url, *args):
+    env = {**os.environ, "HOME": str(home), "ACE3D_HEALTH_URL": url, "ACE3D_MANAGEMENT_URL": url.rsplit("/", 1)[0]}
+    return subprocess.run([sys.executable, str(ROOT / "docker" / "healthcheck.py"), *args], env=env,
                           capture_output=True, text=True, timeout=30)
 
 
@@ -180,6 +187,19 @@ def test_healthcheck_sends_the_inference_key_and_reads_the_status(fake_ping, tmp
     fake_ping.shutdown()
     fake_ping.server_close()
     assert _run_healthcheck(tmp_path, url).returncode == 1
+
+
+def test_ready_check_waits_for_a_ready_worker_and_sends_the_management_key(fake_ping, tmp_path):
+    url = f"http://127.0.0.1:{fake_ping.server_address[1]}/ping"
+    _Ping.status, _Ping.worker = 200, "UNLOADING"  # TorchServe 0.12 while the worker loads: /ping says Healthy
+    assert _run_healthcheck(tmp_path, url).returncode == 0
+    waiting = _run_healthcheck(tmp_path, url, "--ready")
+    assert waiting.returncode == 1 and "UNLOADING" in waiting.stdout
+    (tmp_path / "key_file.json").write_text(json.dumps({"inference": {"key": "abc"}, "management": {"key": "m"}}))
+    _Ping.worker = "READY"
+    assert _run_healthcheck(tmp_path, url, "--ready").returncode == 0
+    assert _Ping.seen[-3:] == ["Bearer abc", "Bearer m", "Bearer m"]  # /ping, /models, /models/demo
+    _Ping.worker = "READY"
 
 
 def _fake_bin(tmp_path):

@@ -73,10 +73,10 @@ def test_probes_fit_the_authorization_mode_and_model_loading(docs):
     container = _container(docs)
     config = _config(docs)
     startup, ready, live = (container[k] for k in ("startupProbe", "readinessProbe", "livenessProbe"))
-    for probe in (startup, ready, live):
-        assert probe["httpGet"]["port"] == "http"
-    # /ping = model ready (200 only with healthy workers); it needs a key unless token authorization is off
-    assert startup["httpGet"]["path"] == ready["httpGet"]["path"] == "/ping"
+    # startup and readiness: /ping, then a READY worker per model (/ping alone passes while the model loads)
+    ready_check = ["python", "/opt/ace3d/docker/healthcheck.py", "--ready"]
+    assert startup["exec"]["command"] == ready["exec"]["command"] == ready_check
+    assert live["httpGet"]["port"] == "http"
     assert prop(config, "disable_token_authorization") == "true"
     # liveness must not depend on workers or keys: the frontend's own /api-description
     assert live["httpGet"]["path"] == "/api-description"

@@ -397,13 +397,27 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _joined_tokens(argv: list[str]) -> list[str]:
+    """`--token KEY` as `--token=KEY`: TorchServe's random keys can start with '-', which argparse would take for
+    an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--token" and i + 1 < len(argv):
+            out.append(f"--token={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
     # Libraries' deprecation chatter (torch.jit on pytorchvideo's import, ...) is not the user's business.
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category, module=r"(torch|torchvision|pytorchvideo|fvcore)\b")
-    args = parser().parse_args(argv)
+    args = parser().parse_args(_joined_tokens(sys.argv[1:] if argv is None else argv))
     from ace3d.errors import Ace3dError
 
     if getattr(args, "computes", False):  # the serving commands are thin clients: no torch

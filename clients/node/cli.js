@@ -35,8 +35,23 @@ function count(args, name) {
   return n;
 }
 
+// `--name value` pairs of string options joined as `--name=value`: parseArgs refuses a value that starts with a
+// dash (`--token -Xy...`), and TorchServe's random keys can.
+function joinValues(argv) {
+  const out = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
+    if (name && OPTIONS[name] && OPTIONS[name].type === 'string' && i + 1 < argv.length) {
+      out.push(`--${name}=${argv[++i]}`);
+    } else {
+      out.push(argv[i]);
+    }
+  }
+  return out;
+}
+
 async function main(argv) {
-  const { values: args, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  const { values: args, positionals } = parseArgs({ args: joinValues(argv), options: OPTIONS, allowPositionals: true });
   if (args.help || positionals.length !== 1) {
     console.log(USAGE);
     return args.help ? 0 : 2;

@@ -86,3 +86,12 @@ def test_evaluate_compares_methods_in_one_table(tiny_model_json, tiny_bank_path,
     bad = run("evaluate", "--model", f"demo:{tiny_model_json}", "--bank", tiny_bank_path, "--data", synth_dir,
                "--methods", "nope")
     assert bad.returncode == 2 and "unknown explanation method 'nope'" in bad.stderr
+
+
+def test_a_token_that_starts_with_a_dash_is_a_value():
+    """TorchServe's random keys can start with '-': `--token -Xy...` must not read as an option."""
+    from ace3d.cli import _joined_tokens, parser
+
+    argv = _joined_tokens(["client", "v.mp4", "--token", "-Xy3kQ", "--target", "h:1"])
+    args = parser().parse_args(argv)
+    assert args.token == "-Xy3kQ" and args.target == "h:1"

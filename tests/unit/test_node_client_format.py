@@ -81,3 +81,17 @@ def test_node_decodes_and_renders_like_python(tmp_path):
             assert v["shape"] == list(w.shape) and v["dtype"] == w.dtype.name
             assert np.array_equal(np.asarray(v["data"], np.float64), w.astype(np.float64).ravel())
     assert "clip/group_<n>" in got[0]["table"] and "3.2e-07" in got[0]["table"]
+
+
+def test_node_cli_takes_a_token_that_starts_with_a_dash(tmp_path):
+    """TorchServe's random keys can start with '-': `--token -Xy...` must reach the call (here: a port with no
+    server, so the call fails UNAVAILABLE), not stop at the argument parser."""
+    node = shutil.which("node")
+    if node is None or not (NODE_CLIENT / "node_modules" / "protobufjs").is_dir():
+        pytest.fail("needs node and clients/node/node_modules: run `make node-client`")
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not really a video")
+    res = subprocess.run([node, str(NODE_CLIENT / "cli.js"), str(video), "--target", "127.0.0.1:1", "--token",
+                          "-Xy3kQ", "--deadline", "5"], capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert "ambiguous" not in res.stderr and "UNAVAILABLE" in res.stderr + res.stdout, res.stderr

@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import binary_dilation
 from tqdm import tqdm
 
 from ace3d.evaluation.methods.base import ExplanationMethod
-from ace3d.evaluation.metrics import deletion_auc, flip_rate, insertion_accuracy, insertion_auc
+from ace3d.evaluation.metrics import dilated, flip_rate, insertion_accuracy, ranking_aucs
 from ace3d.jobs.synth import list_videos, mask_path
 from ace3d.method.video import Clip, make_clips, read_file, resize_frames
 from ace3d.models.engine import ForwardEngine
@@ -85,15 +84,13 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
             hits += 1
             correct.append((clip.frames, a.masks, label))
             if len(a.masks):
-                clf = engine.clf
-                aucs["deletion"].append(deletion_auc(clf, clip.frames, a.masks, target))
-                aucs["deletion_blur"].append(deletion_auc(clf, clip.frames, a.masks, target, fill="blur"))
-                aucs["insertion"].append(insertion_auc(clf, clip.frames, a.masks, target))
+                for k, v in ranking_aucs(engine.clf, clip.frames, a.masks, target).items():
+                    aucs[k].append(v)
             mp = mask_path(p)
             if mp.exists():
                 gt = clip_mask(np.load(mp, allow_pickle=False)["mask"], clip)
                 if gt.any() and a.heatmap.max() > 0:
-                    dil = np.stack([binary_dilation(f, iterations=2) for f in gt])
+                    dil = dilated(gt, 2)
                     peak = np.unravel_index(int(np.argmax(a.heatmap)), a.heatmap.shape)
                     pointing.append(bool(dil[peak]))
                 if gt.any() and len(a.masks):

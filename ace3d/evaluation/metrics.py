@@ -56,6 +56,22 @@ def deletion_auc(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, 
     return float(np.trapezoid(y, x))
 
 
+def ranking_aucs(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                 batch_size: int = 16) -> dict[str, float]:
+    """The three areas `ace3d evaluate` reports for a ranking: deletion with the project's fill and with a blur,
+    and insertion with the project's fill."""
+    return {"deletion": deletion_auc(clf, frames, masks_ranked, target, batch_size),
+            "deletion_blur": deletion_auc(clf, frames, masks_ranked, target, batch_size, "blur"),
+            "insertion": insertion_auc(clf, frames, masks_ranked, target, batch_size)}
+
+
+def dilated(mask: np.ndarray, rim: int) -> np.ndarray:
+    """A bool T x H x W mask grown by `rim` pixels within each frame (the tolerance of pointing measures)."""
+    from scipy.ndimage import binary_dilation
+
+    return np.stack([binary_dilation(f, iterations=rim) for f in mask]) if rim else mask
+
+
 def insertion_auc(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
                   batch_size: int = 16, fill: str = "mean") -> float:
     """Area under the insertion curve over x in [0, 1]: higher is more faithful."""

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ace3d.evaluation.metrics import deletion_auc, deletion_curve, insertion_auc, insertion_curve
+from ace3d.evaluation.metrics import deletion_curve, insertion_curve, ranking_aucs
 from ace3d.method.explainer import Explainer, Request
 from ace3d.method.removal import remove
 from ace3d.method.video import limits_for, make_clips, read_file
@@ -102,9 +102,8 @@ def compare_methods(explainer: Explainer, videos: list[str | Path], method_names
             rows["seconds"].append(a.seconds)
             rows["regions"].append(len(a.masks))
             if len(a.masks):
-                rows["deletion"].append(deletion_auc(clf, clip.frames, a.masks, t, explainer.batch_size))
-                rows["deletion_blur"].append(deletion_auc(clf, clip.frames, a.masks, t, explainer.batch_size, "blur"))
-                rows["insertion"].append(insertion_auc(clf, clip.frames, a.masks, t, explainer.batch_size))
+                for k, v in ranking_aucs(clf, clip.frames, a.masks, t, explainer.batch_size).items():
+                    rows[k].append(v)
         out["methods"][name] = {k: float(np.mean(v)) if v else float("nan") for k, v in rows.items()}
     return out
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import binary_dilation
 from tqdm import tqdm
 
 from ace3d.errors import Ace3dError
 from ace3d.evaluation.faithfulness import clip_mask
 from ace3d.evaluation.methods.base import ExplanationMethod
+from ace3d.evaluation.metrics import dilated
 from ace3d.jobs.synth import list_videos, mask_path
 from ace3d.method.bank import ConceptBank
 from ace3d.method.video import make_clips, read_file
@@ -44,7 +44,7 @@ COLLAPSED = 0.5  # a top region over this share of the clip says nothing about w
 
 def dilate(cue: np.ndarray, rim: int = RIM) -> np.ndarray:
     """The cue grown by `rim` pixels in every frame (bool T x H x W)."""
-    return np.stack([binary_dilation(f, iterations=rim) for f in cue]) if rim else cue
+    return dilated(cue, rim)
 
 
 def on_cue(region: np.ndarray, cue: np.ndarray, cover: float = COVER, purity: float = PURITY) -> bool:

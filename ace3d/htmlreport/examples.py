@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from ace3d.jobs.bank_stages import cutout
 from ace3d.method import features as feats
 from ace3d.method.bank import ConceptBank
 from ace3d.method.supervoxels import segment
@@ -28,12 +28,7 @@ def animate(frames: np.ndarray, mask: np.ndarray, size: int = SIZE) -> np.ndarra
     """A supervoxel through time: the frames where it is present, cropped to its box over all of them, the
     rest greyed (as the bank's stills), resized to size x size. uint8 t x size x size x 3."""
     ts = np.flatnonzero(mask.any(axis=(1, 2)))
-    ys, xs = np.flatnonzero(mask.any(axis=(0, 2))), np.flatnonzero(mask.any(axis=(0, 1)))
-    sub, m = frames[ts], mask[ts]
-    img = np.where(m[..., None], sub, (sub * 0.3 + 90).astype(np.uint8))[:, ys[0]:ys[-1] + 1, xs[0]:xs[-1] + 1]
-    x = torch.from_numpy(np.ascontiguousarray(img)).permute(0, 3, 1, 2).float()
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False) \
-        .permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8).numpy()
+    return cutout(frames[ts], mask[ts], size)
 
 
 def find_examples(clf: Classifier, bank: ConceptBank, data: str | Path, per_concept: int = 3,

@@ -40,8 +40,9 @@ class ModelSpec:
 def _ray():
     try:
         import ray
-    except ImportError as exc:  # the package is pinned in requirements.txt; a slim install may lack it
-        raise Ace3dError("the Ray engine needs the `ray[data]` package (pinned in requirements.txt)") from exc
+    except ImportError as exc:  # pinned in requirements-serve.txt; a slim install may lack it
+        raise Ace3dError("the Ray engine needs the `ray` package and its data extra's packages (pinned in "
+                         "requirements-serve.txt: `make venv` installs them)") from exc
     return ray
 
 

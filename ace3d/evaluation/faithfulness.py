@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ace3d.evaluation.methods.base import ExplanationMethod
-from ace3d.evaluation.metrics import dilated, flip_rate, insertion_accuracy, ranking_aucs
+from ace3d.evaluation.metrics import flip_rate, insertion_accuracy, peak_inside, ranking_aucs
 from ace3d.jobs.synth import list_videos, mask_path
 from ace3d.method.video import Clip, make_clips, read_file, resize_frames
 from ace3d.models.engine import ForwardEngine
@@ -90,9 +90,7 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
             if mp.exists():
                 gt = clip_mask(np.load(mp, allow_pickle=False)["mask"], clip)
                 if gt.any() and a.heatmap.max() > 0:
-                    dil = dilated(gt, 2)
-                    peak = np.unravel_index(int(np.argmax(a.heatmap)), a.heatmap.shape)
-                    pointing.append(bool(dil[peak]))
+                    pointing.append(peak_inside(a.heatmap, gt, 2))
                 if gt.any() and len(a.masks):
                     top = a.masks[0]
                     ious.append(float((top & gt).sum() / max(1, (top | gt).sum())))

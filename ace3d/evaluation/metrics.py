@@ -72,6 +72,11 @@ def dilated(mask: np.ndarray, rim: int) -> np.ndarray:
     return np.stack([binary_dilation(f, iterations=rim) for f in mask]) if rim else mask
 
 
+def peak_inside(heatmap: np.ndarray, mask: np.ndarray, rim: int) -> bool:
+    """Whether the heatmap's maximum lies in `mask` grown by `rim` pixels (the pointing game's hit)."""
+    return bool(dilated(mask, rim)[np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)])
+
+
 def insertion_auc(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
                   batch_size: int = 16, fill: str = "mean") -> float:
     """Area under the insertion curve over x in [0, 1]: higher is more faithful."""

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ace3d.errors import Ace3dError
 from ace3d.evaluation.faithfulness import clip_mask
 from ace3d.evaluation.methods.base import ExplanationMethod
-from ace3d.evaluation.metrics import dilated
+from ace3d.evaluation.metrics import dilated, peak_inside
 from ace3d.jobs.synth import list_videos, mask_path
 from ace3d.method.bank import ConceptBank
 from ace3d.method.video import make_clips, read_file
@@ -42,17 +42,12 @@ RIM = 2  # pixels around the cue that count as the cue (resizing smears its edge
 COLLAPSED = 0.5  # a top region over this share of the clip says nothing about where the evidence is
 
 
-def dilate(cue: np.ndarray, rim: int = RIM) -> np.ndarray:
-    """The cue grown by `rim` pixels in every frame (bool T x H x W)."""
-    return dilated(cue, rim)
-
-
 def on_cue(region: np.ndarray, cue: np.ndarray, cover: float = COVER, purity: float = PURITY) -> bool:
     """Whether a region (bool T x H x W) lies on the cue (see the module's docstring)."""
     if not cue.any() or not region.any():
         return False
     covered = (region & cue).sum() / cue.sum()
-    pure = (region & dilate(cue)).sum() / region.sum()
+    pure = (region & dilated(cue, RIM)).sum() / region.sum()
     return bool(covered >= cover and pure >= purity)
 
 
@@ -60,7 +55,7 @@ def peak_on_cue(heatmap: np.ndarray, cue: np.ndarray) -> bool:
     """Whether the heatmap's maximum lies on the cue or its rim."""
     if not cue.any() or heatmap.max() <= 0:
         return False
-    return bool(dilate(cue)[np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)])
+    return peak_inside(heatmap, cue, RIM)
 
 
 @dataclass

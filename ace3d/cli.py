@@ -88,12 +88,13 @@ def cmd_explain(args) -> None:
     from ace3d import report, wire
     from ace3d.method import video
     from ace3d.method.explainer import Request
+    from ace3d.serving import messages
 
     explainer = _explainer(args)
     req = explainer.resolve(Request(target_class=args.target, top_k=args.top_k, max_concepts=args.max_concepts,
                                     max_clips=args.max_clips))  # an unknown class fails before any work
     v = video.read_file(args.video, video.limits_for(explainer.clf.clip_shape))
-    exp, _ = explainer.explain(v, req)
+    exp = messages.explanation(explainer.explain(v, req))
     print(report.table(exp))
     if args.json:
         report.write_text(args.json, wire.to_json(exp))
@@ -134,39 +135,39 @@ def cmd_report(args) -> None:
         explainer = _explainer(args)
         req = explainer.resolve(Request(target_class=args.target, top_k=args.top_k, max_clips=args.max_clips))
         v = video.read_file(args.video, video.limits_for(explainer.clf.clip_shape))
-        exp, results, rankings = explanation_page.explain(explainer, v, req, names)
-        report.write_text(args.out, explanation_page.render(exp, results, rankings, source=Path(args.video).name))
+        exp, rankings = explanation_page.explain(explainer, v, req, names)
+        report.write_text(args.out, explanation_page.render(exp, rankings, source=Path(args.video).name))
     print(f"wrote {args.out}")
 
 
 def cmd_evaluate(args) -> None:
     from ace3d import report
     from ace3d.evaluation.faithfulness import evaluate
-    from ace3d.evaluation.methods import AceMethod
 
     explainer = _explainer(args)
+    engine, bank = explainer.engine, explainer.bank
     if args.sanity or args.shortcut:
         res = _evaluate_checks(args, explainer)
     elif args.videos and args.methods:  # several methods on the same clips of real videos
         from ace3d.evaluation.real_video import compare_methods, methods_table
 
-        res = compare_methods(explainer, args.videos, args.methods.split(","), max_clips=args.max_clips)
+        res = compare_methods(engine, args.videos, args.methods.split(","), bank=bank, removal=explainer.removal,
+                              max_clips=args.max_clips)
         print(methods_table(res))
     elif args.videos:  # real videos: no ground truth
         from ace3d.evaluation.real_video import evaluate_videos, plot
 
-        res = evaluate_videos(explainer, args.videos, max_clips=args.max_clips)
+        res = evaluate_videos(engine, args.videos, bank=bank, removal=explainer.removal, max_clips=args.max_clips)
         if args.figure:
             print(f"wrote {plot(res, args.figure)}")
     elif args.data and args.methods:  # several methods side by side on the same clips
-        from ace3d.evaluation import methods
         from ace3d.evaluation.faithfulness import table
 
-        res = {name: evaluate(explainer.engine, methods.build(name, explainer), args.data, limit=args.limit)
+        res = {name: evaluate(engine, _method(name, explainer), args.data, limit=args.limit)
                for name in args.methods.split(",")}
         print(table(res))
     elif args.data:
-        res = evaluate(explainer.engine, AceMethod(explainer), args.data, limit=args.limit)
+        res = evaluate(engine, _method("ace", explainer), args.data, limit=args.limit)
     else:
         from ace3d.errors import Ace3dError
 
@@ -177,11 +178,17 @@ def cmd_evaluate(args) -> None:
         report.write_text(args.json, text)
 
 
+def _method(name: str, explainer):
+    """The comparison method `name` built from the explainer's parts (engine, bank, SLIC, removal)."""
+    from ace3d.evaluation import methods
+
+    return methods.build(name, explainer.engine, bank=explainer.bank, slic=explainer.slic, removal=explainer.removal)
+
+
 def _evaluate_checks(args, explainer) -> dict:
     """`evaluate --sanity` and `evaluate --shortcut`: the checks beyond the scores (evaluation/sanity.py and
     evaluation/shortcut.py)."""
     from ace3d.errors import Ace3dError
-    from ace3d.evaluation import methods
 
     if not args.data:
         raise Ace3dError("--sanity and --shortcut need --data DIR (for --shortcut: the test set with the cue)")
@@ -190,8 +197,8 @@ def _evaluate_checks(args, explainer) -> dict:
 
         names = (args.methods or "ace,grad_cam,integrated_gradients").split(",")
         seeds = tuple(int(s) for s in args.seeds.split(","))
-        res = sanity.run(explainer, args.data, names, per_class=args.limit or 5, bank_data=args.bank_data,
-                         seeds=seeds)
+        res = sanity.run(explainer.engine, args.data, names, bank=explainer.bank, per_class=args.limit or 5,
+                         bank_data=args.bank_data, seeds=seeds)
         print(sanity.table(res))
         return res
     from ace3d.evaluation import shortcut
@@ -201,7 +208,7 @@ def _evaluate_checks(args, explainer) -> dict:
                          "(`ace3d synth --cue none` with the same --seed)")
     names = (args.methods or "ace,grad_cam,integrated_gradients,occlusion,captum_feature_ablation,random").split(",")
     res = {"cue_model": shortcut.evaluate_shortcut(
-        explainer.engine, {n: methods.build(n, explainer) for n in names}, args.data, args.without_cue,
+        explainer.engine, {n: _method(n, explainer) for n in names}, args.data, args.without_cue,
         args.shortcut, limit=args.limit, bank=explainer.bank)}
     if args.control:
         from ace3d import models
@@ -212,7 +219,7 @@ def _evaluate_checks(args, explainer) -> dict:
         ctl = Explainer(models.load(args.control), load(control_bank) if control_bank else None,
                         removal=args.removal, precision=args.precision)
         res["control_model"] = shortcut.evaluate_shortcut(
-            ctl.engine, {n: methods.build(n, ctl) for n in names}, args.data, args.without_cue, args.shortcut,
+            ctl.engine, {n: _method(n, ctl) for n in names}, args.data, args.without_cue, args.shortcut,
             limit=args.limit, bank=ctl.bank)
     print(shortcut.table(res["cue_model"], res.get("control_model")))
     return res

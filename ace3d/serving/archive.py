@@ -24,7 +24,8 @@ from ace3d.serving.project import PACKAGE, ServeError, project_file
 
 # What the served handler imports: the package's modules and subpackages copied into every archive.
 SERVED = ("__init__.py", "errors.py", "files.py", "memory.py", "wire.py", "v1", "models", "method",
-          "serving/__init__.py", "serving/protocol.py", "serving/quality.py", "serving/service.py")
+          "serving/__init__.py", "serving/messages.py", "serving/protocol.py", "serving/quality.py",
+          "serving/service.py")
 SERVED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "assets")
 
 

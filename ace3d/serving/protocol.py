@@ -4,6 +4,8 @@ line. Imports nothing heavy (no torch), so thin clients can use it."""
 
 from __future__ import annotations
 
+from ace3d.method.stages import Stage
+
 # Inputs of a PredictionsRequest (gRPC `input` map, REST multipart part names).
 VIDEO = "video"
 OPTIONS = "options"  # serialized ExplainOptions, or its JSON
@@ -28,7 +30,8 @@ MAX_ERROR_CHARS = 1000  # characters of an error message (see `short`)
 # The one line the handler logs when it cannot start; `ace3d serve` waits for a worker until it sees it.
 INIT_FAILED = "ace3d handler failed to initialize:"
 
-STAGES = ("decode", "classify", "supervoxels", "features", "importance", "total")
+# The stages a final answer reports (timings_ms keys, the Stage dimension of ace3d_stage_latency_seconds).
+STAGES = tuple(str(s) for s in Stage)
 
 # A request's outcome as the name of its gRPC status, whatever the transport: the `Code` of the metric
 # ace3d_requests (REST answers the HTTP status these stand for).

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category, module=r"(torch|torchvision|pytorchvideo|fvcore)\b")
     argv = _joined_tokens(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv else ""
+    command = next((a for a in argv if not a.startswith("-")), "")  # the top level has no option with a value
     if command in {mod.NAME for mod in COMMANDS}:  # the serving commands are thin clients: no torch
         from ace3d.memory import keep_freed_memory
 

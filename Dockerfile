@@ -67,6 +67,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 # The source tree stays at /opt/ace3d/src (an editable install): `ace3d archive` finds the handler and the
 # default model-config.yaml beside the package, at build time and in the running container alike.
+COPY clients/python/ clients/python/
 COPY ace3d/ ace3d/
 COPY handlers/ handlers/
 COPY proto/ proto/
@@ -74,7 +75,7 @@ COPY model_store/ model_store/
 COPY docker/container_config.py docker/
 # The image's default config: the serving reference with public endpoints on 0.0.0.0 and absolute paths
 # (token authorization stays as model_store/config.properties sets it).
-RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e clients/python -e . \
     && mkdir -p /opt/ace3d/model_store \
     && cp model_store/metrics.yaml /opt/ace3d/model_store/ \
     && python docker/container_config.py model_store/config.properties /opt/ace3d/model_store/config.properties \

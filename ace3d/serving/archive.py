@@ -25,20 +25,26 @@ from ace3d.serving.project import PACKAGE, ServeError, project_file
 # What the served handler imports: the package's modules and subpackages copied into every archive.
 SERVED = ("__init__.py", "errors.py", "files.py", "memory.py", "wire.py", "v1", "models", "method",
           "serving/__init__.py", "serving/protocol.py", "serving/quality.py", "serving/service.py")
+# ... and of the client distribution (clients/python): the messages, errors and wire helpers ace3d imports.
+SERVED_CLIENT = ("__init__.py", "errors.py", "protocol.py", "wire.py", "v1")
 SERVED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "assets")
 
 
 def copy_served_package(dest: Path) -> Path:
-    """Copy the served part of ace3d (`SERVED`) to dest/ace3d."""
-    root = dest / "ace3d"
-    for rel in SERVED:
-        src, out = PACKAGE / rel, root / rel
+    """Copy the served part of ace3d (`SERVED`) to dest/ace3d and of ace3d_client (`SERVED_CLIENT`) beside it."""
+    import ace3d_client
+
+    client = Path(ace3d_client.__file__).resolve().parent
+    parts = [(PACKAGE, dest / "ace3d", rel) for rel in SERVED]
+    parts += [(client, dest / "ace3d_client", rel) for rel in SERVED_CLIENT]
+    for pkg, root, rel in parts:
+        src, out = pkg / rel, root / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, out, ignore=SERVED_IGNORE)
         else:
             shutil.copy2(src, out)
-    return root
+    return dest / "ace3d"
 
 
 # --------------------------------------------------------------------------------------------- archive

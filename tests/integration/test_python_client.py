@@ -5,6 +5,7 @@ a video against the test server; table, canonical JSON and decoded volumes agree
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -19,10 +20,19 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "clients" / "python"
 
 
+# the clean environment must not see this checkout (the tests run with PYTHONPATH pointing at it)
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+
+
 def _run(cmd: list, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("env", CLEAN_ENV)
     res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
     assert res.returncode == 0, f"{cmd[:3]} failed ({res.returncode}):\n{res.stdout[-2000:]}\n{res.stderr[-4000:]}"
     return res
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "-")
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +54,10 @@ def client_env(tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_no_more_than_its_pins(client_env):
     listed = _run([client_env / "pip", "list", "--format", "json"]).stdout
-    names = {p["name"].lower() for p in json.loads(listed)} - {"pip", "setuptools"}
-    assert names == {"ace3d-client", "grpcio", "protobuf", "numpy"}, names
+    names = {_norm(p["name"]) for p in json.loads(listed)} - {"pip", "setuptools"}
+    pins = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert names == {"ace3d-client", *(_norm(p.split("==")[0]) for p in pins)}, names
+    assert "torch" not in names
 
 
 def test_a_clean_env_explains_a_video(client_env, served, video_bytes, tmp_path):
@@ -85,6 +97,7 @@ def test_a_clean_env_reports_an_error_with_status_2(client_env, served, tmp_path
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all")
     res = subprocess.run([str(client_env / "ace3d-client"), str(bad), "--target", served.grpc_target, "--model",
-                          served.model, "--token", served.token], capture_output=True, text=True, cwd=tmp_path)
+                          served.model, "--token", served.token], capture_output=True, text=True, cwd=tmp_path,
+                         env=CLEAN_ENV)
     assert res.returncode == 2, res.stderr
     assert "INVALID_ARGUMENT" in res.stderr and "Traceback" not in res.stderr, res.stderr

@@ -1,14 +1,16 @@
 """The served Kinetics-400 I3D under soak and faults (a benchmark that reports figures; docs/RELIABILITY.md).
 
 One TorchServe with the I3D archived with its served configuration (model_store/model-config-i3d.yaml, one
-worker), then, in order:
-  soak     `--concurrency` callers for `--soak-seconds`, a mix of full explanations and classification-only calls
-           over real and synthetic videos; errors, latencies, the worker's RSS (growth: peak of the last third of
-           the samples after warm-up over the peak of the first third, as tests/reliability/test_e_soak.py);
-  kill     the same load, the worker SIGKILLed in the middle: seconds until a call that started after the kill is
-           answered OK, every call's status, and that none outlived its deadline;
+worker), then, in this order (`--phases`):
+  long     a 1920 x 1080 video of max_frames frames (at the limits; encoded before the server starts) and one of
+           max_frames + 1 frames (smaller, over the frame limit): the answer or status of each;
   hostile  `--fuzz-n` cases of tests/fuzz_inputs.py at the I3D's limits: each must get OK or a clear refusal;
-  long     a 1920 x 1080 video of max_frames frames (at the limits) and one frame over them.
+  kill     `--concurrency` callers, the worker SIGKILLed in the middle: seconds until a call that started after
+           the kill is answered OK, every call's status, and that none outlived its deadline;
+  soak     `--concurrency` callers for `--soak-seconds` (less when `--end-by` comes first: the figures say how
+           long it ran) on the worker the kill left, a mix of full explanations and classification-only calls
+           over real and synthetic videos; errors, latencies, the worker's RSS (growth: peak of the last third of
+           the samples after warm-up over the peak of the first third, as tests/reliability/test_e_soak.py).
 
     PYTHONPATH=. .venv/bin/python bench/i3d_soak.py --soak-seconds 1200 --json out/i3d_soak.json
 """
@@ -203,13 +205,18 @@ def hostile(srv, n: int, seed: int, class_names: list[str]) -> dict:
             "limits": vars(limits)}
 
 
-def at_limits(srv, tmp: Path) -> dict:
-    frames = handler_limit("max_frames")
-    out = {}
-    for label, n in (("at_max_frames", frames), ("over_max_frames", frames + 1)):
+def limit_videos(tmp: Path) -> dict[str, tuple[Path, float]]:
+    frames, out = handler_limit("max_frames"), {}
+    for label, n, w, h in (("at_max_frames_1920x1080", frames, 1920, 1080), ("over_max_frames_320x180", frames + 1,
+                                                                             320, 180)):
         t = time.monotonic()
-        path = long_video(tmp / f"{label}.mp4", n)
-        enc = time.monotonic() - t
+        out[label] = (long_video(tmp / f"{label}.mp4", n, w, h), time.monotonic() - t)
+    return out
+
+
+def at_limits(srv, vids: dict[str, tuple[Path, float]]) -> dict:
+    out = {}
+    for label, (path, enc) in vids.items():
         t = time.monotonic()
         with srv.client(deadline=DEADLINE) as c:
             try:
@@ -217,9 +224,18 @@ def at_limits(srv, tmp: Path) -> dict:
                 code = f"OK ({len(exp.clips)} clips)"
             except RemoteError as exc:
                 code = f"{exc.code.name}: {str(exc)[:200]}"
-        out[label] = {"frames": n, "size": "1920x1080", "mb": round(path.stat().st_size / 1e6, 2),
+        out[label] = {"mb": round(path.stat().st_size / 1e6, 2),
                       "encode_s": round(enc, 1), "answer": code, "seconds": round(time.monotonic() - t, 1)}
     return out
+
+
+def seconds_until(hhmm: str) -> float:
+    """Seconds from now to the next HH:MM UTC."""
+    now = time.time()
+    h, m = (int(x) for x in hhmm.split(":"))
+    day = now - now % 86400
+    end = day + h * 3600 + m * 60
+    return end - now if end > now else end + 86400 - now
 
 
 def main() -> None:
@@ -228,7 +244,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--fuzz-n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--phases", default="soak,kill,hostile,long")
+    ap.add_argument("--phases", default="long,hostile,kill,soak")
+    ap.add_argument("--end-by", default=None, metavar="HH:MM", help="UTC time the soak must end by (it is cut short)")
     ap.add_argument("--json", default="out/i3d_soak.json")
     args = ap.parse_args()
     from ace3d import models
@@ -247,21 +264,25 @@ def main() -> None:
     save("videos", {k: len(v) for k, v in vids.items()})
     config = CONFIG.read_text() + "\nminWorkers: 1\nmaxWorkers: 1\n"
     with tempfile.TemporaryDirectory(prefix="i3d-soak-") as tmp:
+        limit_vids = limit_videos(Path(tmp)) if "long" in args.phases else {}
         t = time.monotonic()
         with serving(Path(tmp), "i3d_kinetics400", None, "i3d", config, protocol.MAX_MESSAGE_BYTES, "I3D") as (s, _):
             from tests.reliability.rel_helpers import Server
 
             srv = Server(s, "i3d", s.keys()["inference"], class_names, "i3d_kinetics400", None, None)
             save("startup_s", round(time.monotonic() - t, 1))
-            phases = args.phases.split(",")
-            if "soak" in phases:
-                save("soak", soak(srv, vids, args.soak_seconds, args.concurrency))
-            if "kill" in phases:
-                save("kill", kill(srv, vids, args.concurrency))
-            if "hostile" in phases:
-                save("hostile", hostile(srv, args.fuzz_n, args.seed, class_names))
-            if "long" in phases:
-                save("long", at_limits(srv, Path(tmp)))
+            for phase in args.phases.split(","):
+                if phase == "long":
+                    save("long", at_limits(srv, limit_vids))
+                elif phase == "hostile":
+                    save("hostile", hostile(srv, args.fuzz_n, args.seed, class_names))
+                elif phase == "kill":
+                    save("kill", kill(srv, vids, args.concurrency))
+                elif phase == "soak":
+                    seconds = args.soak_seconds
+                    if args.end_by:
+                        seconds = min(seconds, seconds_until(args.end_by) - 30)
+                    save("soak", soak(srv, vids, seconds, args.concurrency))
             save("worker_deaths_in_logs", srv.worker_deaths())
     save("finished_utc", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 

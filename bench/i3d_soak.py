@@ -2,15 +2,15 @@
 
 One TorchServe with the I3D archived with its served configuration (model_store/model-config-i3d.yaml, one
 worker), then, in this order (`--phases`):
-  long     a 1920 x 1080 video of max_frames frames (at the limits; encoded before the server starts) and one of
-           max_frames + 1 frames (smaller, over the frame limit): the answer or status of each;
-  hostile  `--fuzz-n` cases of tests/fuzz_inputs.py at the I3D's limits: each must get OK or a clear refusal;
-  kill     `--concurrency` callers, the worker SIGKILLed in the middle: seconds until a call that started after
-           the kill is answered OK, every call's status, and that none outlived its deadline;
   soak     `--concurrency` callers for `--soak-seconds` (less when `--end-by` comes first: the figures say how
-           long it ran) on the worker the kill left, a mix of full explanations and classification-only calls
-           over real and synthetic videos; errors, latencies, the worker's RSS (growth: peak of the last third of
-           the samples after warm-up over the peak of the first third, as tests/reliability/test_e_soak.py).
+           long it ran), a mix of full explanations and classification-only calls over real and synthetic
+           videos; errors, latencies, the worker's RSS (growth: peak of the last third of the samples after
+           warm-up over the peak of the first third, as tests/reliability/test_e_soak.py);
+  kill     the same load, the worker SIGKILLed in the middle: seconds until a call that started after the kill
+           is answered OK, every call's status, and that none outlived its deadline;
+  hostile  `--fuzz-n` cases of tests/fuzz_inputs.py at the I3D's limits: each must get OK or a clear refusal;
+  long     a 1920 x 1080 video of max_frames frames (at the limits) and one of max_frames + 1 frames (smaller,
+           over the frame limit), encoded once into `--video-dir`: the answer or status of each.
 
     PYTHONPATH=. .venv/bin/python bench/i3d_soak.py --soak-seconds 1200 --json out/i3d_soak.json
 """
@@ -174,7 +174,7 @@ def kill(srv, vids, n: int, before: float = 30.0, after: float = 90.0) -> dict:
             "calls_past_deadline": sum(c[1] - c[0] > DEADLINE + 5 for c in load.calls)}
 
 
-def hostile(srv, n: int, seed: int, class_names: list[str]) -> dict:
+def hostile(srv, n: int, seed: int, class_names: list[str], budget: float) -> dict:
     limits = fuzz.Limits(handler_limit("max_bytes"), handler_limit("max_frames"), handler_limit("max_pixels"))
     cases = fuzz.Generator(seed, limits, class_names).generate(n)
     pid = srv.worker_pid()
@@ -190,7 +190,11 @@ def hostile(srv, n: int, seed: int, class_names: list[str]) -> dict:
 
     t0 = time.monotonic()
     with ThreadPoolExecutor(2) as pool:
-        outs = list(pool.map(send, cases))
+        futures = [pool.submit(send, c) for c in cases]
+        done, pending = wait(futures, timeout=budget)
+        for f in pending:
+            f.cancel()
+    outs = [f.result() for f in futures if f.done() and not f.cancelled()]
 
     def fine(o: fuzz.Outcome) -> bool:
         if o.code == "OK":
@@ -198,19 +202,24 @@ def hostile(srv, n: int, seed: int, class_names: list[str]) -> dict:
         return o.code in REFUSED and o.case.expect in (fuzz.REFUSED, fuzz.ANY) and len(o.message) > 40
 
     bad = [o for o in outs if not fine(o)]
-    return {"cases": len(outs), "seconds": round(time.monotonic() - t0, 1),
+    return {"cases": len(outs), "not_sent_out_of_time": len(cases) - len(outs),
+            "seconds": round(time.monotonic() - t0, 1),
             "codes": dict(Counter(o.code for o in outs)), "unacceptable": len(bad),
             "first_unacceptable": [f"{o.case.id} {o.code} {o.message[:200]}" for o in bad[:5]],
             "slowest_s": round(max(o.seconds for o in outs), 1), "worker_restarted": srv.worker_pid() != pid,
             "limits": vars(limits)}
 
 
-def limit_videos(tmp: Path) -> dict[str, tuple[Path, float]]:
+def limit_videos(folder: Path) -> dict[str, tuple[Path, float]]:
+    """The videos at and over the limits, encoded once into `folder` (kept: a rerun reuses them)."""
     frames, out = handler_limit("max_frames"), {}
+    folder.mkdir(parents=True, exist_ok=True)
     for label, n, w, h in (("at_max_frames_1920x1080", frames, 1920, 1080), ("over_max_frames_320x180", frames + 1,
                                                                              320, 180)):
-        t = time.monotonic()
-        out[label] = (long_video(tmp / f"{label}.mp4", n, w, h), time.monotonic() - t)
+        path, t = folder / f"{label}_{n}.mp4", time.monotonic()
+        if not path.is_file():
+            long_video(path.with_suffix(".tmp.mp4"), n, w, h).rename(path)
+        out[label] = (path, time.monotonic() - t)
     return out
 
 
@@ -244,7 +253,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--fuzz-n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--phases", default="long,hostile,kill,soak")
+    ap.add_argument("--phases", default="soak,kill,hostile,long")
+    ap.add_argument("--video-dir", default="out/i3d_soak_videos", help="where the videos at the limits are kept")
     ap.add_argument("--end-by", default=None, metavar="HH:MM", help="UTC time the soak must end by (it is cut short)")
     ap.add_argument("--json", default="out/i3d_soak.json")
     args = ap.parse_args()
@@ -264,24 +274,27 @@ def main() -> None:
     save("videos", {k: len(v) for k, v in vids.items()})
     config = CONFIG.read_text() + "\nminWorkers: 1\nmaxWorkers: 1\n"
     with tempfile.TemporaryDirectory(prefix="i3d-soak-") as tmp:
-        limit_vids = limit_videos(Path(tmp)) if "long" in args.phases else {}
+        limit_vids = limit_videos(Path(args.video_dir)) if "long" in args.phases else {}
         t = time.monotonic()
         with serving(Path(tmp), "i3d_kinetics400", None, "i3d", config, protocol.MAX_MESSAGE_BYTES, "I3D") as (s, _):
             from tests.reliability.rel_helpers import Server
 
             srv = Server(s, "i3d", s.keys()["inference"], class_names, "i3d_kinetics400", None, None)
             save("startup_s", round(time.monotonic() - t, 1))
-            for phase in args.phases.split(","):
+            phases = args.phases.split(",")
+            for phase in phases:
                 if phase == "long":
                     save("long", at_limits(srv, limit_vids))
                 elif phase == "hostile":
-                    save("hostile", hostile(srv, args.fuzz_n, args.seed, class_names))
+                    budget = seconds_until(args.end_by) - 150 if args.end_by else 1800
+                    save("hostile", hostile(srv, args.fuzz_n, args.seed, class_names, max(budget, 60)))
                 elif phase == "kill":
                     save("kill", kill(srv, vids, args.concurrency))
                 elif phase == "soak":
                     seconds = args.soak_seconds
-                    if args.end_by:
-                        seconds = min(seconds, seconds_until(args.end_by) - 30)
+                    if args.end_by:  # leave the later phases about 8 minutes
+                        later = 480 if phases.index("soak") < len(phases) - 1 else 30
+                        seconds = min(seconds, seconds_until(args.end_by) - later)
                     save("soak", soak(srv, vids, seconds, args.concurrency))
             save("worker_deaths_in_logs", srv.worker_deaths())
     save("finished_utc", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))

@@ -47,7 +47,7 @@ CHECKOV_K8S_SKIPS := CKV_K8S_43# comma-separated
 $(LINT_STAMP): requirements-lint.txt
 	$(PYTHON) -m venv $(LINT_VENV)
 	echo '*' > $(LINT_VENV)/.gitignore  # the venv ignores itself (no edit to the project's .gitignore)
-	$(LINT_BIN)/pip install --quiet --no-deps -r requirements-lint.txt
+	$(LINT_BIN)/pip install --quiet --require-hashes --no-deps -r requirements-lint.txt
 	$(LINT_BIN)/pip check
 	touch $@
 

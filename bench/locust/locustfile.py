@@ -1,10 +1,10 @@
 """Locust load test of the explanation service over gRPC, with the Python client distribution (clients/python).
 
 Each simulated user holds one gRPC channel and calls, by weight: classification only (3), a full explanation (1),
-a streamed explanation (1), over a mix of videos (`--ace3d-videos`: files or globs, comma-separated). Every call
-carries the token and a deadline; a call that fails (any gRPC status, an Explanation with an error, a stream
-without a final answer) is a Locust failure named by its status. Requests are named `KIND VIDEO`, so the
-statistics split by call kind and video.
+a streamed explanation (1) (`--tags explain` keeps one kind), over a mix of videos (`--ace3d-videos`: files or
+globs, comma-separated). Every call carries the token and a deadline; a call that fails (any gRPC status, an
+Explanation with an error, a stream without a final answer) is a Locust failure named by its status. Requests
+are named `KIND VIDEO`, so the statistics split by call kind and video.
 
     locust -f bench/locust/locustfile.py --host 127.0.0.1:7070 --ace3d-token-file out/serve/key_file.json
     locust -f bench/locust/locustfile.py --headless -u 4 -r 2 -t 2m --csv out/locust/demo \
@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import time
 from pathlib import Path
 
 import grpc
 import grpc.experimental.gevent as grpc_gevent
-from locust import User, between, events, task
+from locust import User, events, tag, task
 
 grpc_gevent.init_gevent()  # gRPC's C core must yield to gevent, or one user's call blocks every other user
 
@@ -46,6 +47,8 @@ def _options(parser) -> None:
                        help="video files or globs, comma-separated (relative ones from the repository root)")
     group.add_argument("--ace3d-max-clips", type=int, default=1, env_var="ACE3D_MAX_CLIPS",
                        help="clips per explanation")
+    group.add_argument("--ace3d-wait", type=float, default=0.5, env_var="ACE3D_WAIT",
+                       help="a user waits up to this many seconds between calls (0: closed loop, as ace3d loadtest)")
 
 
 def load_videos(spec: str) -> dict[str, bytes]:
@@ -73,7 +76,9 @@ def _load(environment, **_kw) -> None:
 class Ace3dUser(User):
     """One caller with its own channel; the host is gRPC's HOST:PORT."""
 
-    wait_time = between(0.1, 0.5)
+    def wait_time(self) -> float:
+        wait = self.environment.parsed_options.ace3d_wait
+        return random.uniform(wait / 5, wait) if wait > 0 else 0.0
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options
@@ -106,14 +111,17 @@ class Ace3dUser(User):
                                              response_time=(time.perf_counter() - t0) * 1000.0,
                                              response_length=size, exception=exc, context={})
 
+    @tag("classify")
     @task(3)
     def classify(self) -> None:
         self._call("classify", lambda data: self.client.classify(data))
 
+    @tag("explain")
     @task(1)
     def explain(self) -> None:
         self._call("explain", lambda data: self.client.explain(data, pb.ExplainOptions(max_clips=self.max_clips)))
 
+    @tag("stream")
     @task(1)
     def stream(self) -> None:
         def streamed(data: bytes) -> pb.Explanation:

@@ -133,10 +133,20 @@ def pct(xs: list[float], q: float) -> float | None:
     return round(float(np.percentile(xs, q)) * 1000, 1) if xs else None
 
 
+def loadavg() -> float:
+    """The machine's 1-minute load average (other jobs share its cores: the figures carry it)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def soak(srv, vids, seconds: float, n: int) -> dict:
-    pid, samples = srv.worker_pid(), []
+    pid, samples, loads = srv.worker_pid(), [], []
     load = Load(srv, vids, n)
-    elapsed = load.run(seconds, during=lambda t: samples.append((t, rss(pid))))
+
+    def sample(t: float) -> None:
+        samples.append((t, rss(pid)))
+        loads.append(loadavg())
+
+    elapsed = load.run(seconds, during=sample)
     warmup = max(120.0, seconds * 0.25)
     after = [r for t, r in samples if t >= warmup]
     third = max(1, len(after) // 3)
@@ -147,6 +157,7 @@ def soak(srv, vids, seconds: float, n: int) -> dict:
             "errors": sum(v for k, v in codes.items() if k != "OK"),
             "requests_per_s": round(len(load.calls) / elapsed, 3),
             "worker_restarted": srv.worker_pid() != pid, "warmup_s": warmup, "rss_samples_after_warmup": len(after),
+            "loadavg_1m_mean": round(sum(loads) / max(1, len(loads)), 1), "loadavg_1m_max": max(loads or [0]),
             "rss_mb_first_third_peak": round(base / 2**20, 1), "rss_mb_last_third_peak": round(end / 2**20, 1),
             "rss_mb_peak": round(max(after or [0]) / 2**20, 1), "rss_growth": round(end / base - 1, 4),
             **{f"{k}_p50_ms": pct(v, 50) for k, v in lat.items()},
@@ -164,13 +175,14 @@ def kill(srv, vids, n: int, before: float = 30.0, after: float = 90.0) -> dict:
 
     elapsed = load.run(before + after, during=maybe_kill)
     tk = state["t_kill"]
+    state["loadavg_1m_after"] = loadavg()
     ok_after = [c[1] for c in load.calls if c[0] > tk and c[4] == "OK"]
     longest = max((c[1] - c[0] for c in load.calls), default=0.0)
     return {"seconds": round(elapsed, 1), "concurrency": n, "killed_pid": pid, "new_pid": srv.worker_pid(),
             "requests": len(load.calls), "codes": dict(Counter(c[4] for c in load.calls)),
             "in_flight_at_kill": dict(Counter(c[4] for c in load.calls if c[0] <= tk <= c[1])),
             "serving_again_s": round(min(ok_after) - tk, 1) if ok_after else None,
-            "longest_call_s": round(longest, 1),
+            "longest_call_s": round(longest, 1), "loadavg_1m_at_end": state["loadavg_1m_after"],
             "calls_past_deadline": sum(c[1] - c[0] > DEADLINE + 5 for c in load.calls)}
 
 

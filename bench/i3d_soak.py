@@ -164,7 +164,7 @@ def soak(srv, vids, seconds: float, n: int) -> dict:
             **{f"{k}_p99_ms": pct(v, 99) for k, v in lat.items()}}
 
 
-def kill(srv, vids, n: int, before: float = 30.0, after: float = 90.0) -> dict:
+def kill(srv, vids, n: int, before: float = 30.0, after: float = 120.0) -> dict:
     pid = srv.worker_pid()
     load, state = Load(srv, vids, n), {}
 
@@ -304,8 +304,8 @@ def main() -> None:
                     save("kill", kill(srv, vids, args.concurrency))
                 elif phase == "soak":
                     seconds = args.soak_seconds
-                    if args.end_by:  # leave the later phases about 8 minutes
-                        later = 480 if phases.index("soak") < len(phases) - 1 else 30
+                    if args.end_by:  # leave the later phases 10 minutes
+                        later = 600 if phases.index("soak") < len(phases) - 1 else 30
                         seconds = min(seconds, seconds_until(args.end_by) - later)
                     save("soak", soak(srv, vids, seconds, args.concurrency))
             save("worker_deaths_in_logs", srv.worker_deaths())

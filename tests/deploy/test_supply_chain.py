@@ -44,16 +44,18 @@ def test_every_install_of_the_requirement_files_requires_hashes():
     installs = []
     for path in ("Makefile", "deploy.mk", "Dockerfile", "docker/locust.Dockerfile"):
         text = (ROOT / path).read_text().replace("\\\n", " ")
-        installs += [(path, line) for line in text.splitlines()
-                     if re.search(r"pip (install|download|wheel)\b.*(-r|--requirement)\s", line)]
-    assert len(installs) >= 6, installs
+        commands = [cmd for line in text.splitlines() for cmd in re.split(r"&&|;", line)]
+        installs += [(path, cmd) for cmd in commands
+                     if re.search(r"pip (install|download|wheel)\b.*(-r|--requirement)\s", cmd)]
+    # make venv, the lint venv, the image's build tools, download, wheel build and install, the Locust image
+    assert len(installs) >= 7, installs
     for path, line in installs:
         assert "--require-hashes" in line, f"{path}: {line.strip()}"
 
 
 @pytest.fixture(scope="module")
-def probe(tmp_path_factory) -> tuple[Path, Path, str]:
-    """(a folder with the probe's real wheel, fetched hash-checked; a fresh venv's pip; the probe's entry)."""
+def probe(tmp_path_factory) -> tuple[Path, str]:
+    """(a folder with the probe's real wheel, fetched hash-checked, and another release's; the probe's entry)."""
     tmp = tmp_path_factory.mktemp("supply")
     entry = _blocks(ROOT / "requirements-serve.txt")[PROBE]
     req = tmp / "probe.txt"
@@ -66,11 +68,13 @@ def probe(tmp_path_factory) -> tuple[Path, Path, str]:
     res = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
                           "--dest", str(wheels), f"{PROBE}=={OTHER}"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
+    return wheels, entry
+
+
+def _install(wheels: Path, req_text: str, tmp: Path) -> subprocess.CompletedProcess:
+    """Install into a fresh venv of its own (nothing already satisfied)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True)
-    return wheels, tmp / "venv" / "bin" / "python", entry
-
-
-def _install(python: Path, wheels: Path, req_text: str, tmp: Path) -> subprocess.CompletedProcess:
+    python = tmp / "venv" / "bin" / "python"
     req = tmp / "req.txt"
     req.write_text(req_text + "\n")
     # the development venv's pip installs into the fresh venv (--python): no index, only the wheel folder
@@ -80,13 +84,13 @@ def _install(python: Path, wheels: Path, req_text: str, tmp: Path) -> subprocess
 
 
 def test_the_pinned_wheel_installs(probe, tmp_path):
-    wheels, python, entry = probe
-    res = _install(python, wheels, entry, tmp_path)
+    wheels, entry = probe
+    res = _install(wheels, entry, tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
 
 
 def test_a_tampered_wheel_fails_with_a_hash_error(probe, tmp_path):
-    wheels, python, entry = probe
+    wheels, entry = probe
     (whl,) = [w for w in wheels.glob("*.whl") if f"-{OTHER}-" not in w.name]
     bad = tmp_path / "wheels"
     bad.mkdir()
@@ -97,20 +101,20 @@ def test_a_tampered_wheel_fails_with_a_hash_error(probe, tmp_path):
             if item.filename.endswith(".py") and b"import" in data:
                 data = data.replace(b"import", b"import os; import", 1)
             dst.writestr(item, data)
-    res = _install(python, bad, entry, tmp_path)
+    res = _install(bad, entry, tmp_path)
     assert res.returncode != 0
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in res.stderr, res.stderr[-3000:]
     assert whl.name in res.stderr or PROBE in res.stderr
 
 
 def test_a_changed_pin_fails_with_a_hash_error(probe, tmp_path):
-    wheels, python, entry = probe
+    wheels, entry = probe
     version = entry.split("==")[1].split()[0]
     # the version changed, the hashes kept: they do not describe the other release's file, which is there
-    res = _install(python, wheels, entry.replace(f"=={version}", f"=={OTHER}", 1), tmp_path)
+    res = _install(wheels, entry.replace(f"=={version}", f"=={OTHER}", 1), tmp_path)
     assert res.returncode != 0
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in res.stderr, res.stderr[-3000:]
     # a pin changed and its hashes dropped: refused before anything is installed
-    res = _install(python, wheels, f"{PROBE}=={OTHER}", tmp_path)
+    res = _install(wheels, f"{PROBE}=={OTHER}", tmp_path / "again")
     assert res.returncode != 0
     assert "Hashes are required in --require-hashes mode" in res.stderr, res.stderr[-3000:]

@@ -18,6 +18,7 @@ worker), then, in this order (`--phases`):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -37,11 +38,30 @@ sys.path.insert(0, str(ROOT))
 from ace3d.serving.client import RemoteError  # noqa: E402
 from ace3d.v1 import explanation_pb2 as pb  # noqa: E402
 from tests import fuzz_inputs as fuzz  # noqa: E402
-from tests.integration.conftest import serving  # noqa: E402
 
 CONFIG = ROOT / "model_store" / "model-config-i3d.yaml"
 DEADLINE = 120.0  # the config's responseTimeout
 REFUSED = {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}
+
+
+@contextlib.contextmanager
+def serving(tmp: Path, config: str, timeout: float = 900.0):
+    """The I3D archived with `config` on a TorchServe on free loopback ports; always stopped. Its worker loads
+    and warms up for minutes on a busy 2-core machine, so the start waits up to `timeout`."""
+    from ace3d.serving import protocol
+    from ace3d.serving.archive import build_archive
+    from ace3d.serving.server import LocalServer, Ports
+
+    (tmp / "model-config.yaml").write_text(config)
+    archive = build_archive("i3d_kinetics400", None, "i3d", tmp / "store", config=tmp / "model-config.yaml",
+                            device="cpu", check=False)
+    server = LocalServer(runtime=tmp / "runtime", model_store=tmp / "store", models={"i3d": archive.name},
+                         ports=Ports.free(), overrides={"max_request_size": str(protocol.MAX_MESSAGE_BYTES)})
+    server.start(timeout=timeout)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def handler_limit(key: str) -> int:
@@ -271,7 +291,6 @@ def main() -> None:
     ap.add_argument("--json", default="out/i3d_soak.json")
     args = ap.parse_args()
     from ace3d import models
-    from ace3d.serving import protocol
 
     figures: dict = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "args": vars(args)}
 
@@ -288,7 +307,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="i3d-soak-") as tmp:
         limit_vids = limit_videos(Path(args.video_dir)) if "long" in args.phases else {}
         t = time.monotonic()
-        with serving(Path(tmp), "i3d_kinetics400", None, "i3d", config, protocol.MAX_MESSAGE_BYTES, "I3D") as (s, _):
+        with serving(Path(tmp), config) as s:
             from tests.reliability.rel_helpers import Server
 
             srv = Server(s, "i3d", s.keys()["inference"], class_names, "i3d_kinetics400", None, None)
@@ -304,8 +323,8 @@ def main() -> None:
                     save("kill", kill(srv, vids, args.concurrency))
                 elif phase == "soak":
                     seconds = args.soak_seconds
-                    if args.end_by:  # leave the later phases 10 minutes
-                        later = 600 if phases.index("soak") < len(phases) - 1 else 30
+                    if args.end_by:  # leave the later phases 7 minutes
+                        later = 420 if phases.index("soak") < len(phases) - 1 else 30
                         seconds = min(seconds, seconds_until(args.end_by) - later)
                     save("soak", soak(srv, vids, seconds, args.concurrency))
             save("worker_deaths_in_logs", srv.worker_deaths())

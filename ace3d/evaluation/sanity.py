@@ -23,8 +23,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
+from ace3d.datasets import list_videos
 from ace3d.evaluation.methods.base import ExplanationMethod
-from ace3d.jobs.synth import list_videos
 from ace3d.method.bank import ConceptBank
 from ace3d.method.removal import remove
 from ace3d.method.supervoxels import Supervoxels, segment

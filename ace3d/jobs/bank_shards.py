@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ace3d.files import write_bytes
-from ace3d.jobs.bank_stages import THUMB, VideoResult
+from ace3d.jobs.bank_stages import VideoResult
+from ace3d.method.stills import THUMB
 from ace3d.models import Classifier
 
 SHARD_VERSION = 1

@@ -15,18 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ace3d.errors import Ace3dError
 from ace3d.method import bank as bank_mod
 from ace3d.method import features as feats
 from ace3d.method import tcav
 from ace3d.method.concepts import discover
+from ace3d.method.stills import THUMB, thumbnail
 from ace3d.method.supervoxels import segment
 from ace3d.method.video import make_clips, read_file
 from ace3d.models import Classifier
 
-THUMB = 32
 RANDOM = -1  # the target of a random video: features only
 
 
@@ -46,24 +45,6 @@ class VideoResult:
     def failed(cls, reason: str, seconds: dict[str, float] | None = None) -> VideoResult:
         return cls(np.zeros((0, 0), np.float32), np.zeros(0, np.float32), np.zeros((0, THUMB, THUMB, 3), np.uint8),
                    seconds or {}, reason)
-
-
-def cutout(frames: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    """Frames (t x H x W x 3) with everything outside `mask` (t x H x W) greyed, cropped to the mask's box over
-    all t frames and resized to size x size: uint8 t x size x size x 3. The bank's stills and the report's
-    example animations are both made by it."""
-    ys, xs = np.flatnonzero(mask.any(axis=(0, 2))), np.flatnonzero(mask.any(axis=(0, 1)))
-    img = np.where(mask[..., None], frames, (frames * 0.3 + 90).astype(np.uint8))[:, ys[0]:ys[-1] + 1, xs[0]:xs[-1] + 1]
-    x = torch.from_numpy(np.ascontiguousarray(img)).permute(0, 3, 1, 2).float()
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False) \
-        .permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8).numpy()
-
-
-def thumbnail(frames: np.ndarray, mask: np.ndarray, size: int = THUMB) -> np.ndarray:
-    """A supervoxel on its middle frame: cropped to its box, the rest greyed, resized to size x size."""
-    ts = np.flatnonzero(mask.any(axis=(1, 2)))
-    t = int(ts[len(ts) // 2])
-    return cutout(frames[t:t + 1], mask[t:t + 1], size)[0]
 
 
 def process_video(clf: Classifier, path: str | Path, target: int, params) -> VideoResult:

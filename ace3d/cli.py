@@ -54,7 +54,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_build_bank(args) -> None:
-    from ace3d.jobs.build_bank import BankParams
+    from ace3d.jobs.bank_params import BankParams
     from ace3d.method.concepts import ConceptParams
     from ace3d.method.slic_params import SlicParams
 
@@ -389,8 +389,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", default=None)
     sp.set_defaults(func=cmd_bench, computes=True)
 
-    # Serving commands live beside the serving code; none of these modules imports torch.
-    from ace3d.serving import archive, client, loadtest, server
+    # Serving commands live beside their code (local tooling, clients); none of these modules imports torch.
+    from ace3d.serving import client, loadtest
+    from ace3d.tooling import archive, server
 
     for mod in (archive, server, client, loadtest):
         mod.add_parser(sub)

@@ -179,7 +179,7 @@ def table(result: dict) -> str:
 
 def bank_params_like(bank: ConceptBank, seed: int):
     """The build parameters recorded in `bank`'s metadata, with another seed (k-means and random sets)."""
-    from ace3d.jobs.build_bank import BankParams
+    from ace3d.jobs.bank_params import BankParams
     from ace3d.method.concepts import ConceptParams
 
     m = bank.meta

@@ -79,6 +79,7 @@ test: venv sysdeps weights node-client lint lint-deploy
 
 lint: venv
 	$(BIN)/ruff check ace3d handlers tests
+	$(BIN)/lint-imports --no-cache  # the layering contract of .importlinter
 
 ## demo: the main job: the default archive served by TorchServe, one synthetic video explained over gRPC
 demo: venv $(DEMO_DATA)/.done serve

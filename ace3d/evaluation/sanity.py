@@ -32,6 +32,7 @@ from ace3d.method.video import Clip, make_clips, read_file
 from ace3d.models.classifier import Classifier
 from ace3d.models.engine import model_input
 
+DEFAULT_METHODS = ("ace", "grad_cam", "integrated_gradients")  # `evaluate --sanity` without --methods
 MATCH = 0.9  # cosine similarity above which two banks' concepts count as the same concept
 
 

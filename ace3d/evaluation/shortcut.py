@@ -36,6 +36,8 @@ from ace3d.method.bank import ConceptBank
 from ace3d.method.video import make_clips, read_file
 from ace3d.models.engine import ForwardEngine
 
+# `evaluate --shortcut` without --methods
+DEFAULT_METHODS = ("ace", "grad_cam", "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
 COVER = 0.5  # share of the cue a region must cover
 PURITY = 0.25  # share of the region that must be the cue or its rim
 RIM = 2  # pixels around the cue that count as the cue (resizing smears its edge)

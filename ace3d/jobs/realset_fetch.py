@@ -73,11 +73,11 @@ def fetch(manifest: dict, dest: str | Path, local: list[str | Path] = ()) -> lis
         out = dest / v["file"]
         if _checked(out, v["sha256"]):
             continue
-        for folder in local:
-            cand = Path(folder) / v["file"]
-            if _checked(cand, v["sha256"]):
-                shutil.copyfile(cand, out)
-                break
+        # a local folder may hold the file under the manifest's name or its package's (data/real: bikes.mp4)
+        cands = [Path(folder) / name for folder in local for name in (v["file"], Path(v["member"]).name)]
+        found = next((c for c in cands if _checked(c, v["sha256"])), None)
+        if found is not None:
+            shutil.copyfile(found, out)
         else:
             missing.append(v)
     by_source: dict[str, list[dict]] = {}

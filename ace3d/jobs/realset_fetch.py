@@ -41,12 +41,31 @@ def _pypi_wheel(requirement: str, into: Path) -> Path:
     return wheels[0]
 
 
+APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
+
+
+def debian_mirror(paths: tuple[Path, ...] = APT_SOURCES) -> str:
+    """The Debian archive this machine's apt uses (the first `URIs:` or `deb` line for the main archive), so
+    the project names no mirror of its own and follows the machine's proxy or company mirror."""
+    files = [f for p in paths for f in (sorted(p.glob("*")) if p.is_dir() else [p]) if f.is_file()]
+    for f in files:
+        for line in f.read_text(errors="replace").splitlines():
+            words = line.split("#", 1)[0].split()
+            uri = (words[1] if len(words) > 1 and words[0] == "URIs:" else
+                   next((w for w in words[1:] if "://" in w), None) if words[:1] == ["deb"] else None)
+            if uri and "security" not in uri:
+                return uri.rstrip("/")
+    raise Ace3dError("no Debian archive in this machine's apt sources (/etc/apt): copy the real videos into "
+                     "REALVIDEOS_LOCAL instead")
+
+
 def _debian_source(source: dict, into: Path) -> Path:
-    path = into / source["url"].rsplit("/", 1)[1]
+    url = f"{debian_mirror()}/{source['pool_path']}"
+    path = into / source["pool_path"].rsplit("/", 1)[1]
     try:
-        urllib.request.urlretrieve(source["url"], path)  # noqa: S310 - a fixed https/http Debian mirror URL
+        urllib.request.urlretrieve(url, path)  # noqa: S310 - the machine's own Debian archive
     except OSError as exc:
-        raise Ace3dError(f"cannot reach Debian's source archive {source['url']}: {exc}") from exc
+        raise Ace3dError(f"cannot reach Debian's source archive {url}: {exc}") from exc
     if sha256(path) != source["sha256"]:
         raise Ace3dError(f"{path.name}: SHA-256 differs from the manifest's; not using it")
     return path

@@ -7,7 +7,7 @@ import pytest
 
 from ace3d.errors import Ace3dError
 from ace3d.jobs import realset
-from ace3d.jobs.realset_fetch import sha256
+from ace3d.jobs.realset_fetch import debian_mirror, sha256
 from ace3d.method.video import write_mp4
 
 
@@ -74,3 +74,17 @@ def test_shipped_i3d_bank_covers_the_manifest_bank_classes():
     for name in realset.load_manifest()["bank_classes"]:
         idx = b.concepts_of(b.class_names.index(name))
         assert len(idx) and sig[idx].any(), f"{name}: no significant concept in the shipped bank"
+
+
+def test_debian_mirror_is_read_from_the_machines_apt_sources(tmp_path):
+    d = tmp_path / "sources.list.d"
+    d.mkdir()
+    (d / "debian.sources").write_text("Types: deb\nURIs: http://mirror.example.test/debian-security\n\n"
+                                      "Types: deb\n# a comment\nURIs: http://mirror.example.test/debian/\n")
+    assert debian_mirror((d,)) == "http://mirror.example.test/debian"
+    old = tmp_path / "sources.list"
+    old.write_text("# nothing\ndeb [arch=amd64] http://old.example.test/debian bookworm main\n")
+    assert debian_mirror((old,)) == "http://old.example.test/debian"
+    (tmp_path / "empty.list").write_text("")
+    with pytest.raises(Ace3dError, match="REALVIDEOS_LOCAL"):
+        debian_mirror((tmp_path / "empty.list",))

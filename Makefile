@@ -18,11 +18,10 @@ SAMPLE_CLIP := tests/data/v_CricketShot_g04_c01_rgb.gif
 
 all: demo
 
-$(STAMP): requirements.txt requirements-serve.txt pyproject.toml
+$(STAMP): requirements.txt requirements-serve.txt pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e clients/python -e .
 	touch $@
 
 venv: $(STAMP)
@@ -147,10 +146,10 @@ $(DEMO_DATA)/.done: | venv
 	$(BIN)/ace3d synth --out $(DEMO_DATA) --per-class 2 --seed 7
 	touch $@
 
-## proto: regenerate the Python stubs from proto/ (committed; a test fails when they are stale)
+## proto: regenerate the Python stubs from proto/ into the client distribution, clients/python/ace3d_client/v1
+## (committed; a test fails when they are stale)
 proto: venv
-	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. \
-		proto/ace3d/v1/explanation.proto proto/ace3d/v1/inference.proto
+	$(BIN)/python scripts/proto_stubs.py
 	rm -f ace3d/v1/explanation_pb2_grpc.py
 
 include serve.mk

@@ -15,11 +15,12 @@ def test_archive_holds_only_the_served_code(tiny_model_json, tiny_bank_path, tmp
     names = set(zipfile.ZipFile(mar).namelist())
     for needed in ("ace3d_handler.py", "serving.json", "bank.npz", "metrics.yaml", "ace3d/method/explainer.py",
                    "ace3d/models/engine.py", "ace3d/serving/service.py", "ace3d/serving/protocol.py",
-                   "ace3d/serving/quality.py", "ace3d/v1/explanation_pb2.py", "ace3d/memory.py",
-                   "ace3d/models/kinetics400_label_map.txt"):
+                   "ace3d/serving/quality.py", "ace3d/v1/__init__.py", "ace3d/memory.py",
+                   "ace3d/models/kinetics400_label_map.txt", "ace3d_client/v1/explanation_pb2.py",
+                   "ace3d_client/errors.py", "ace3d_client/wire.py"):
         assert needed in names, needed
     code = [n for n in names if n.endswith(".py")]
-    for banned in BANNED:
+    for banned in (*BANNED, "ace3d_client/client.py", "ace3d_client/cli.py"):
         assert not [n for n in code if banned in n], banned
     assert not [n for n in names if "__pycache__" in n or n.startswith("ace3d/assets")]
     shipped = {n for n in names if n.startswith("ace3d/")}

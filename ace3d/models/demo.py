@@ -50,4 +50,5 @@ def _load(spec: str, path: Path | None, layer: str | None, names: list[str] | No
 
 
 register(Family("demo", _load, needs_path=False,
-                summary="the committed default model, or demo:CONFIG.json written by `ace3d train`"))
+                summary="the committed default model (its layer: `blocks.2`), or `demo:CONFIG.json`: any model "
+                "written by `ace3d train`"))

@@ -57,6 +57,6 @@ def load(spec: str, path: Path | None, layer: str | None, names: list[str] | Non
     return cut(NAME, net, stages, layer, CLIP_SHAPE, MEAN, STD, names or class_names(), frame_rate=FRAME_RATE)
 
 
-register(Family(NAME, load, default_layer=DEFAULT_LAYER, clip_shape=CLIP_SHAPE, mean=MEAN, std=STD,
-                needs_path=False, default_path=default_weights,
-                summary="DeepMind's Kinetics-400 I3D (make weights), or i3d_kinetics400:STATE_DICT.pt"))
+register(Family(NAME, load, default_layer=DEFAULT_LAYER, needs_path=False, default_path=default_weights,
+                summary="DeepMind's Kinetics-400 I3D after `make weights` (docs/REAL_MODEL.md), or "
+                "`i3d_kinetics400:STATE_DICT.pt`"))

@@ -60,8 +60,8 @@ def _loader(arch: str):
     return load
 
 
-for _arch, (_t, _crop, _) in X3D_PRESETS.items():
-    register(Family(_arch, _loader(_arch), default_layer="blocks.4", clip_shape=(_t, _crop, _crop),
-                    mean=KINETICS_MEAN, std=KINETICS_STD, summary="pytorchvideo X3D checkpoint"))
-register(Family("slow_r50", _loader("slow_r50"), default_layer="blocks.4", clip_shape=(8, 224, 224),
-                mean=KINETICS_MEAN, std=KINETICS_STD, summary="pytorchvideo Slow R50 checkpoint"))
+_CHECKPOINT = 'checkpoint (`{"model_state": ...}` or a plain state dict)'
+for _arch in X3D_PRESETS:
+    register(Family(_arch, _loader(_arch), default_layer="blocks.4", summary=f"pytorchvideo X3D {_CHECKPOINT}"))
+register(Family("slow_r50", _loader("slow_r50"), default_layer="blocks.4",
+                summary=f"pytorchvideo Slow R50 {_CHECKPOINT}"))

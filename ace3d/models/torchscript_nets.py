@@ -64,4 +64,6 @@ def load(spec: str, path: Path | None, layer: str | None, names: list[str] | Non
                tuple(meta.get("std", KINETICS_STD)), class_names(n, names or meta.get("class_names")))
 
 
-register(Family("torchscript", load, summary="a scripted video net, optionally with an ace3d.json extra file"))
+register(Family("torchscript", load, summary="a scripted pytorchvideo or torchvision net, or one whose children "
+                "run in order; an extra file `ace3d.json` may carry `clip_shape`, `mean`, `std`, `class_names`, "
+                "`layer` (default layer: the last stage but one)"))

@@ -51,5 +51,4 @@ def _loader(arch: str):
 
 
 for _arch, _layer in ARCHS.items():
-    register(Family(_arch, _loader(_arch), default_layer=_layer, clip_shape=_clip_shape(_arch), mean=TV_MEAN,
-                    std=TV_STD, summary="torchvision state dict"))
+    register(Family(_arch, _loader(_arch), default_layer=_layer, summary="torchvision state dict"))

@@ -253,9 +253,9 @@ def test_probes_pass_only_once_the_model_has_a_ready_worker(container):
 def _local_explanation(tmp: Path, video: bytes):
     """The same video explained by the local server (`make serve`'s TorchServe with the same default archive)."""
     from ace3d.models import ASSETS
-    from ace3d.serving.archive import build_archive
     from ace3d.serving.client import Ace3dClient
-    from ace3d.serving.server import LocalServer, Ports
+    from ace3d.tooling.archive import build_archive
+    from ace3d.tooling.server import LocalServer, Ports
 
     build_archive("demo", ASSETS / "demo_bank.npz", "demo", tmp / "store", check=False)
     server = LocalServer(runtime=tmp / "runtime", model_store=tmp / "store", models={"demo": "demo.mar"},

@@ -81,7 +81,8 @@ def model_and_bank(tmp: Path) -> tuple[str, Path]:
     if (ASSETS / "demo_bank.npz").is_file() and (ASSETS / "demo_model.json").is_file():
         return "demo", ASSETS / "demo_bank.npz"
     from ace3d import models
-    from ace3d.jobs.build_bank import BankParams, build
+    from ace3d.jobs.bank_params import BankParams
+    from ace3d.jobs.build_bank import build
     from ace3d.jobs.synth import generate
     from ace3d.jobs.train import TrainConfig, train
     from ace3d.method.concepts import ConceptParams
@@ -112,8 +113,8 @@ def worker_pid_of(server, model: str) -> int:
 def serving(tmp: Path, spec: str, bank: Path | None, name: str, model_config: str, max_request: int, label: str):
     """Archive `spec` + `bank` as `name` with `model_config`, start a TorchServe on free loopback ports, yield
     (server, archive) and always stop it, checking that nothing of it (launcher, java, worker) outlives it."""
-    from ace3d.serving.archive import build_archive
-    from ace3d.serving.server import LocalServer, Ports
+    from ace3d.tooling.archive import build_archive
+    from ace3d.tooling.server import LocalServer, Ports
 
     (tmp / "model-config.yaml").write_text(model_config)
     store = tmp / "store"

@@ -19,8 +19,8 @@ from rel_helpers import http
 
 from ace3d.models.checkpoints import read_state
 from ace3d.serving.client import RemoteError
-from ace3d.serving.project import project_root
-from ace3d.serving.server import default_properties, read_properties
+from ace3d.tooling.project import project_root
+from ace3d.tooling.server import default_properties, read_properties
 
 REPO = project_root()
 DEFAULT_PROPERTIES = default_properties()

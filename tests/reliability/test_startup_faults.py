@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from rel_helpers import INIT_FAILED, MODEL_CONFIG, http
 
-from ace3d.serving.archive import build_archive
-from ace3d.serving.server import LocalServer, Ports
+from ace3d.tooling.archive import build_archive
+from ace3d.tooling.server import LocalServer, Ports
 
 pytestmark = pytest.mark.reliability
 

@@ -3,9 +3,12 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+import ace3d.cli
 
 
 def run(*args, cwd=None):
@@ -73,6 +76,53 @@ def test_missing_data_dir_is_one_line(model_json, tmp_path):
     assert r.returncode == 2 and "data directory not found" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_model_help_lists_every_registered_family():
+    from ace3d.models import registry
+
+    r = run("explain", "--help")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "i3d_kinetics400[:PATH]" in text
+    for family in registry.FAMILIES.values():
+        assert registry.spec_form(family) in text, family.name
+
+
+@pytest.mark.parametrize(("spec", "problem"), [("nope", "unknown model kind 'nope'"),
+                                               ("x3d_s", "needs a checkpoint path: x3d_s:PATH")])
+def test_a_wrong_model_fails_before_any_work(spec, problem, tmp_path):
+    """No model is loaded and no video read: the error names the option and lists the families."""
+    out = tmp_path / "e.json"
+    r = run("explain", "--model", spec, tmp_path / "no_such_video.mp4", "--json", out)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("ace3d explain: error: argument --model: ") and problem in last, r.stderr
+    assert spec != "nope" or "demo[:PATH] | i3d_kinetics400[:PATH]" in last
+    assert not out.exists()
+
+
+def test_evaluate_without_a_data_set_says_what_to_give(tmp_path):
+    r = run("evaluate", "--sanity")
+    assert r.returncode == 2 and r.stderr.strip() == ("ace3d evaluate: error: --sanity and --shortcut need "
+                                                      "--data DIR (for --shortcut: the test set with the cue)")
+    r = run("evaluate", "--data", tmp_path, "--shortcut", "move_down")
+    assert r.returncode == 2 and "--shortcut CLASS needs --without-cue DIR" in r.stderr
+    r = run("evaluate")
+    assert r.returncode == 2 and "give --data DIR" in r.stderr
+
+
+def test_the_thin_client_imports_no_torch():
+    """`ace3d client` runs (here: to its one-line error on a missing video) without importing torch."""
+    code = ("import sys; from ace3d.cli import main; "
+            "rc = main(['client', 'no_such_video.mp4', '--target', '127.0.0.1:1']); "
+            "print(rc, sorted(m for m in ('torch', 'skimage') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["2", "[]"], r.stdout + r.stderr
+    assert "ace3d client: error: video file not found" in r.stderr
+
+
+def test_no_command_module_is_over_300_lines():
+    lengths = {p.name: len(p.read_text().splitlines()) for p in Path(ace3d.cli.__file__).parent.glob("*.py")}
+    assert len(lengths) > 5 and max(lengths.values()) <= 300, lengths
 
 
 def test_evaluate_compares_methods_in_one_table(tiny_model_json, tiny_bank_path, synth_dir, tmp_path):

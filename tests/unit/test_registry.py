@@ -1,5 +1,7 @@
 """Model families in the registry: every spec goes through it, and a new family is one registration."""
 
+from pathlib import Path
+
 import pytest
 
 from ace3d import models
@@ -20,6 +22,25 @@ def test_unknown_family_lists_the_registered_ones():
     assert "x3d_s:PATH" in str(exc.value) and "demo" in str(exc.value)
 
 
+def test_a_spec_is_checked_without_loading(tmp_path):
+    family, path = registry.parse_spec(f"x3d_s:{tmp_path / 'absent.pt'}")  # the file is read only by load
+    assert family.name == "x3d_s" and path == tmp_path / "absent.pt"
+    assert registry.parse_spec("i3d_kinetics400") == (models.FAMILIES["i3d_kinetics400"], None)
+    with pytest.raises(ModelError, match="needs a checkpoint path: s3d:PATH"):
+        registry.parse_spec("s3d")
+
+
+def test_the_readme_models_table_is_the_registry():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- models table: the output of registry.markdown_table() -->\n")
+    end = readme.index("\n<!-- end of models table -->")
+    shown = readme[readme.index("\n", start) + 1:end]
+    assert shown == registry.markdown_table(), ("README.md's models table differs from the registry; paste "
+                                                "`python -c 'from ace3d.models import registry; "
+                                                "print(registry.markdown_table())'`")
+    assert shown.count("\n| `") == len(models.FAMILIES)
+
+
 def test_a_new_family_is_one_registration(tiny_model_json):
     def loader(spec, path, layer, names):
         clf = models.load_config(tiny_model_json, layer)
@@ -30,5 +51,6 @@ def test_a_new_family_is_one_registration(tiny_model_json):
     try:
         clf = models.load("tiny_test")
         assert clf.name == "tiny_test" and clf.clip_shape == (16, 64, 64)  # the config's
+        assert "`tiny_test[:PATH]` | the one the file names | a test family |" in registry.markdown_table()
     finally:
         del registry.FAMILIES["tiny_test"]

@@ -14,7 +14,7 @@ I3D_DOWNLOAD := $(VENV)/.i3d-download
 REAL_DATA := data/real
 SAMPLE_CLIP := tests/data/v_CricketShot_g04_c01_rgb.gif
 
-.PHONY: all venv sysdeps weights realdata realset realbank evaluate-real test lint demo explain-demo proto clean help node-client
+.PHONY: all venv sysdeps weights realdata realset realbank evaluate-real test test-unit lint demo explain-demo proto clean help node-client
 
 all: demo
 
@@ -114,6 +114,10 @@ evaluate-real: weights realdata
 ## test: lint, deployment checks, then every test (unit, faithfulness, integration against a real TorchServe)
 test: venv sysdeps weights node-client lint lint-deploy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+## test-unit: the fast unit tests (tests/unit, a couple of minutes): no training, weights, Node, browser or server
+test-unit: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
 lint: venv
 	$(BIN)/ruff check ace3d handlers tests

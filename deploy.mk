@@ -39,7 +39,7 @@ LINT_STAMP := $(LINT_VENV)/.installed
 KUBECTL ?= $(shell command -v kubectl 2>/dev/null)
 DEPLOY_K8S_VERSIONS := 1.30.0 1.37.0
 DEPLOY_BUILD := build/deploy
-DEPLOY_OVERLAYS := base overlays/gpu overlays/cpu monitoring bank-build
+DEPLOY_OVERLAYS := base overlays/gpu overlays/cpu monitoring bank-build locust
 CHECKOV_K8S_SKIPS := CKV_K8S_43# comma-separated
 
 .PHONY: lint-deploy lint-venv render-deploy monitoring-manifests
@@ -47,7 +47,7 @@ CHECKOV_K8S_SKIPS := CKV_K8S_43# comma-separated
 $(LINT_STAMP): requirements-lint.txt
 	$(PYTHON) -m venv $(LINT_VENV)
 	echo '*' > $(LINT_VENV)/.gitignore  # the venv ignores itself (no edit to the project's .gitignore)
-	$(LINT_BIN)/pip install --quiet --no-deps -r requirements-lint.txt
+	$(LINT_BIN)/pip install --quiet --require-hashes --no-deps -r requirements-lint.txt
 	$(LINT_BIN)/pip check
 	touch $@
 
@@ -72,7 +72,7 @@ monitoring-manifests: lint-venv
 
 ## lint-deploy: hadolint, kustomize render, Kubernetes schema validation, checkov (see deploy.mk)
 lint-deploy: lint-venv render-deploy
-	$(LINT_BIN)/hadolint Dockerfile
+	$(LINT_BIN)/hadolint Dockerfile docker/locust.Dockerfile
 	@if ls $(DEPLOY_BUILD)/*.yaml >/dev/null 2>&1; then \
 		set -e; \
 		$(LINT_BIN)/python tests/deploy/validate_manifests.py $(addprefix -k ,$(DEPLOY_K8S_VERSIONS)) \
@@ -80,4 +80,4 @@ lint-deploy: lint-venv render-deploy
 		$(LINT_BIN)/checkov --quiet --compact --skip-download --framework kubernetes \
 			--skip-check $(CHECKOV_K8S_SKIPS) -d $(DEPLOY_BUILD); \
 	fi
-	$(LINT_BIN)/checkov --quiet --compact --skip-download --framework dockerfile -f Dockerfile
+	$(LINT_BIN)/checkov --quiet --compact --skip-download --framework dockerfile -f Dockerfile -f docker/locust.Dockerfile

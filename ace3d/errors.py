@@ -4,19 +4,11 @@ and the serving adapter maps it to the right gRPC code without knowing the metho
 
 from __future__ import annotations
 
+# The base and the options error are the client distribution's (clients/python), so that its RemoteError is
+# an Ace3dError here too.
+from ace3d_client.errors import Ace3dError, OptionsError
 
-class Ace3dError(Exception):
-    """Base of every error that is the caller's to fix; the message says what to do."""
-
-    status = 400
-    reason = "invalid_input"
-
-    def __init__(self, message: str, *, reason: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        if reason is not None:
-            self.reason = reason
-        if status is not None:
-            self.status = status
+__all__ = ["Ace3dError", "BankError", "ModelError", "OptionsError", "TooLargeError", "VideoError"]
 
 
 class VideoError(Ace3dError):
@@ -30,12 +22,6 @@ class TooLargeError(Ace3dError):
 
     status = 413
     reason = "too_large"
-
-
-class OptionsError(Ace3dError):
-    """The request's options are malformed or name something that does not exist."""
-
-    reason = "bad_options"
 
 
 class ModelError(Ace3dError):

@@ -33,8 +33,8 @@ def main() -> None:
     import torch
 
     from ace3d import models
+    from ace3d.jobs.bank_params import BankParams
     from ace3d.jobs.bank_stages import process_video
-    from ace3d.jobs.build_bank import BankParams
 
     clf = models.load(args.model, device=args.device)
     params = BankParams(feature_mode=args.feature_mode)
@@ -57,8 +57,8 @@ def main() -> None:
 
 
 def class_stage(videos: int, supervoxels: int, channels: int) -> None:
+    from ace3d.jobs.bank_params import BankParams
     from ace3d.jobs.bank_stages import VideoResult, class_rows, random_sets
-    from ace3d.jobs.build_bank import BankParams
 
     rng = np.random.default_rng(0)
     params = BankParams()

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ace3d.jobs.synth import default_video_bytes  # noqa: E402
 from ace3d.method.bank import path_for  # noqa: E402
-from ace3d.serving.archive import build_archive  # noqa: E402
 from ace3d.serving.loadtest import LoadTestConfig, loadtest  # noqa: E402
-from ace3d.serving.server import LocalServer, Ports  # noqa: E402
+from ace3d.tooling.archive import build_archive  # noqa: E402
+from ace3d.tooling.server import LocalServer, Ports  # noqa: E402
 
 BATCH_SIZES = (1, 4)
 

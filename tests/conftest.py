@@ -43,7 +43,8 @@ def tiny_model(tiny_model_json):
 
 @pytest.fixture(scope="session")
 def tiny_bank_path(tiny_model, synth_dir, tmp_path_factory) -> Path:
-    from ace3d.jobs.build_bank import BankParams, build
+    from ace3d.jobs.bank_params import BankParams
+    from ace3d.jobs.build_bank import build
     from ace3d.method.concepts import ConceptParams
 
     params = BankParams(n_random_sets=5, random_set_size=10, concepts=ConceptParams(n_clusters=20, min_members=3))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from ace3d.serving.server import free_port
+from ace3d.tooling.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "monitoring"

@@ -12,6 +12,8 @@ import argparse
 import sys
 import time
 
+from ace3d_client.cli import joined_tokens as _joined_tokens  # the client distribution's: one implementation
+
 from ace3d.cli import bench, build_bank, evaluate, explain, report, synth, train
 
 COMMANDS = (synth, train, build_bank, explain, evaluate, report, bench)  # the ones that compute (torch)
@@ -28,26 +30,13 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
             mod.add_arguments(sp)
         sp.set_defaults(func=mod.run)
 
-    # Serving commands live beside the serving code; none of these modules imports torch.
-    from ace3d.serving import archive, client, loadtest, server
+    # Serving commands live beside their code (local tooling, clients); none of these modules imports torch.
+    from ace3d.serving import client, loadtest
+    from ace3d.tooling import archive, server
 
     for serving in (archive, server, client, loadtest):
         serving.add_parser(sub)
     return p
-
-
-def _joined_tokens(argv: list[str]) -> list[str]:
-    """`--token KEY` as `--token=KEY`: TorchServe's random keys can start with '-', which argparse would take for
-    an option."""
-    out, i = [], 0
-    while i < len(argv):
-        if argv[i] == "--token" and i + 1 < len(argv):
-            out.append(f"--token={argv[i + 1]}")
-            i += 2
-        else:
-            out.append(argv[i])
-            i += 1
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

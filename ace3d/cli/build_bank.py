@@ -50,7 +50,7 @@ def add_arguments(sp: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> None:
-    from ace3d.jobs.build_bank import BankParams
+    from ace3d.jobs.bank_params import BankParams
     from ace3d.method.concepts import ConceptParams
     from ace3d.method.slic_params import SlicParams
 

@@ -23,11 +23,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ace3d.datasets import list_videos, mask_path
 from ace3d.evaluation import methods
 from ace3d.evaluation.faithfulness import clip_mask
 from ace3d.evaluation.methods.over_segments import labels_near
 from ace3d.evaluation.metrics import deletion_auc
-from ace3d.jobs.synth import default_video_bytes, generate, list_videos, mask_path
+from ace3d.jobs.synth import default_video_bytes, generate
 from ace3d.method.explainer import Explainer, Request
 from ace3d.method.stages import Stage
 from ace3d.method.supervoxels import SlicParams, boundary_recall, segment, undersegmentation_error

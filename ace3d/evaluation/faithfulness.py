@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ace3d.datasets import list_videos, mask_path
 from ace3d.evaluation.methods.base import ExplanationMethod
 from ace3d.evaluation.metrics import flip_rate, insertion_accuracy, peak_inside, ranking_aucs
-from ace3d.jobs.synth import list_videos, mask_path
 from ace3d.method.video import Clip, make_clips, read_file, resize_frames
 from ace3d.models.engine import ForwardEngine
 

@@ -70,7 +70,8 @@ def synthetic_bench(shape: str = "x3d_s", device: str = "cpu", repeats: int = 20
     weights, the work is the same), then `speed` and `throughput`. `compare` also times the reference pipeline
     and captum (slow: one unbatched forward per supervoxel)."""
     from ace3d import models
-    from ace3d.jobs.build_bank import BankParams, build
+    from ace3d.jobs.bank_params import BankParams
+    from ace3d.jobs.build_bank import build
     from ace3d.method.concepts import ConceptParams
 
     with tempfile.TemporaryDirectory() as d:

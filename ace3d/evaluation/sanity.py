@@ -23,8 +23,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
+from ace3d.datasets import list_videos
 from ace3d.evaluation.methods.base import ExplanationMethod
-from ace3d.jobs.synth import list_videos
 from ace3d.method.bank import ConceptBank
 from ace3d.method.removal import remove
 from ace3d.method.supervoxels import Supervoxels, segment
@@ -186,7 +186,7 @@ def table(result: dict) -> str:
 
 def bank_params_like(bank: ConceptBank, seed: int):
     """The build parameters recorded in `bank`'s metadata, with another seed (k-means and random sets)."""
-    from ace3d.jobs.build_bank import BankParams
+    from ace3d.jobs.bank_params import BankParams
     from ace3d.method.concepts import ConceptParams
 
     m = bank.meta

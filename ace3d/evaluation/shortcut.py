@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ace3d.datasets import list_videos, mask_path
 from ace3d.errors import Ace3dError
 from ace3d.evaluation.faithfulness import clip_mask
 from ace3d.evaluation.methods.base import ExplanationMethod
 from ace3d.evaluation.metrics import dilated, peak_inside
-from ace3d.jobs.synth import list_videos, mask_path
 from ace3d.method.bank import ConceptBank
 from ace3d.method.video import make_clips, read_file
 from ace3d.models.engine import ForwardEngine

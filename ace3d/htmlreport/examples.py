@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ace3d.jobs.bank_stages import cutout
 from ace3d.method import features as feats
 from ace3d.method.bank import ConceptBank
+from ace3d.method.stills import cutout
 from ace3d.method.supervoxels import segment
 from ace3d.method.video import limits_for, make_clips, read_file
 from ace3d.models.classifier import Classifier
@@ -35,7 +35,7 @@ def find_examples(clf: Classifier, bank: ConceptBank, data: str | Path, per_conc
                   videos_per_class: int = 8) -> dict[int, list[np.ndarray]]:
     """Bank row -> up to `per_concept` animations (see `animate`) from the first `videos_per_class` videos of
     each class under `data` (DIR/<class>/*.mp4, as `ace3d synth` writes). The bank must match `clf`."""
-    from ace3d.jobs.synth import list_videos
+    from ace3d.datasets import list_videos
 
     bank.check_model(clf)
     engine = ForwardEngine(clf)

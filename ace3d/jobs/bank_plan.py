@@ -1,6 +1,7 @@
-"""What a bank build will do and what it did, shared by both engines: the list of videos (each with its shard
-key), which videos and classes are usable once the map stage has run, and the report a person reads at the end
-(videos computed or resumed, videos skipped with the reason, classes left out, time per stage)."""
+"""What a bank build will do and what it did, read by the driver (bank_driver.py): the list of videos (each
+with its shard key), which videos and classes are usable once the map stage has run, and the report a person
+reads at the end (videos computed or resumed, videos skipped with the reason, classes left out, time per
+stage)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ace3d.datasets import RANDOM_DIR, list_videos, random_videos
 from ace3d.errors import Ace3dError
 from ace3d.jobs import bank_shards as shards
+from ace3d.jobs.bank_params import BankParams
 from ace3d.jobs.bank_stages import RANDOM
-from ace3d.jobs.synth import RANDOM_DIR, list_videos
 from ace3d.models import Classifier
 
 
@@ -32,12 +34,12 @@ class Plan:
 
     @property
     def jobs(self) -> list[VideoJob]:
-        """Random videos first, then each class's in order: the order the local engine always used."""
+        """Random videos first, then each class's in order: the order the map stage is given them."""
         return self.randoms + [j for js in self.classes.values() for j in js]
 
 
-def make_plan(clf: Classifier, data: str | Path, classes: list[str] | None, params) -> Plan:
-    """The videos of a build (`params`: a BankParams), checked against the model before any work."""
+def make_plan(clf: Classifier, data: str | Path, classes: list[str] | None, params: BankParams) -> Plan:
+    """The videos of a build, checked against the model before any work."""
     data = Path(data)
     videos = list_videos(data, classes)
     unknown = [c for c in videos if c not in clf.class_names]
@@ -45,7 +47,7 @@ def make_plan(clf: Classifier, data: str | Path, classes: list[str] | None, para
         raise Ace3dError(f"class folders {unknown} are not classes of the model ({clf.class_names[:8]}...)")
     if not videos:
         raise Ace3dError(f"no class videos found under {data}")
-    randoms = sorted((data / RANDOM_DIR).glob("*.mp4")) if (data / RANDOM_DIR).is_dir() else []
+    randoms = random_videos(data)
     if len(randoms) < 2:
         raise Ace3dError(f"need random videos for CAVs in {data / RANDOM_DIR} (at least 2; "
                          f"`ace3d synth` writes them)")
@@ -107,7 +109,7 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def usable(plan: Plan, errors: dict[str, str], params, report: BuildReport) -> Plan:
+def usable(plan: Plan, errors: dict[str, str], params: BankParams, report: BuildReport) -> Plan:
     """The plan less the videos the map stage could not use (`errors`: shard key -> reason, "" when fine) and
     less the classes left with fewer than `params.min_videos` usable videos; both are recorded in `report`."""
     def keep(jobs: list[VideoJob]) -> list[VideoJob]:

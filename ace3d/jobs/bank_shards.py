@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ace3d.files import write_bytes
-from ace3d.jobs.bank_stages import THUMB, VideoResult
+from ace3d.jobs.bank_stages import VideoResult
+from ace3d.method.stills import THUMB
 from ace3d.models import Classifier
 
 SHARD_VERSION = 1
@@ -64,3 +65,35 @@ def load(work_dir: str | Path, k: str) -> VideoResult:
     with np.load(path_of(work_dir, k), allow_pickle=False) as z:
         rec = json.loads(bytes(z["record"]).decode())
         return VideoResult(z["features"], z["gradient"], z["thumbnails"], rec["seconds"], rec["error"])
+
+
+class ShardStore:
+    """Per-video results kept as shards in `work_dir`: survive the run, seen by every node of a cluster."""
+
+    def __init__(self, work_dir: str | Path) -> None:
+        self.work_dir = Path(work_dir)
+
+    def record(self, k: str) -> dict | None:
+        return record(self.work_dir, k)
+
+    def load(self, k: str) -> VideoResult:
+        return load(self.work_dir, k)
+
+    def save(self, k: str, result: VideoResult, info: dict | None = None) -> None:
+        save(self.work_dir, k, result, info)
+
+
+class MemoryStore:
+    """Per-video results kept in this process for one run (a local build without a work directory)."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, VideoResult] = {}
+
+    def record(self, k: str) -> dict | None:
+        return None  # nothing outlives a run: no video is ever resumed
+
+    def load(self, k: str) -> VideoResult:
+        return self.results[k]
+
+    def save(self, k: str, result: VideoResult, info: dict | None = None) -> None:
+        self.results[k] = result

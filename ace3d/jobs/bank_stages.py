@@ -1,6 +1,6 @@
-"""The two stages of a bank build, as plain functions that any scheduler can call: the local engine
-(build_bank.py) calls them in a loop, the Ray engine (bank_ray.py) on an actor pool and as tasks. One
-implementation, so both engines give the same bank.
+"""The two stages of a bank build, as plain functions that any scheduler can call: the driver (bank_driver.py)
+runs them through the local scheduler (build_bank.py: in this process) or the Ray one (bank_ray.py: an actor
+pool and tasks). One implementation, so both give the same bank.
 
 map stage, per video:  decode -> clip -> supervoxels -> features (+ the target logit's gradient and a
                        thumbnail of every supervoxel for class videos) = a `VideoResult`
@@ -15,19 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ace3d.errors import Ace3dError
 from ace3d.method import bank as bank_mod
 from ace3d.method import features as feats
 from ace3d.method import tcav
 from ace3d.method.concepts import discover
+from ace3d.method.stills import THUMB, thumbnail
 from ace3d.method.supervoxels import segment
 from ace3d.method.video import make_clips, read_file
 from ace3d.models import Classifier
 from ace3d.models.engine import ForwardEngine
 
-THUMB = 32
 RANDOM = -1  # the target of a random video: features only
 
 
@@ -47,24 +46,6 @@ class VideoResult:
     def failed(cls, reason: str, seconds: dict[str, float] | None = None) -> VideoResult:
         return cls(np.zeros((0, 0), np.float32), np.zeros(0, np.float32), np.zeros((0, THUMB, THUMB, 3), np.uint8),
                    seconds or {}, reason)
-
-
-def cutout(frames: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    """Frames (t x H x W x 3) with everything outside `mask` (t x H x W) greyed, cropped to the mask's box over
-    all t frames and resized to size x size: uint8 t x size x size x 3. The bank's stills and the report's
-    example animations are both made by it."""
-    ys, xs = np.flatnonzero(mask.any(axis=(0, 2))), np.flatnonzero(mask.any(axis=(0, 1)))
-    img = np.where(mask[..., None], frames, (frames * 0.3 + 90).astype(np.uint8))[:, ys[0]:ys[-1] + 1, xs[0]:xs[-1] + 1]
-    x = torch.from_numpy(np.ascontiguousarray(img)).permute(0, 3, 1, 2).float()
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False) \
-        .permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8).numpy()
-
-
-def thumbnail(frames: np.ndarray, mask: np.ndarray, size: int = THUMB) -> np.ndarray:
-    """A supervoxel on its middle frame: cropped to its box, the rest greyed, resized to size x size."""
-    ts = np.flatnonzero(mask.any(axis=(1, 2)))
-    t = int(ts[len(ts) // 2])
-    return cutout(frames[t:t + 1], mask[t:t + 1], size)[0]
 
 
 def process_video(clf: Classifier, path: str | Path, target: int, params) -> VideoResult:
@@ -108,7 +89,7 @@ def random_sets(pool_rows: list[np.ndarray], params) -> tuple[np.ndarray, list[n
 
 
 def class_rows(cname: str, target: int, results: list[VideoResult], rsets: list[np.ndarray], params,
-               progress: bool = False) -> tuple[list[dict], dict[str, float]]:
+               progress: bool = False) -> tuple[list[bank_mod.ConceptRow], dict[str, float]]:
     """The per-class stage: concepts of one class's usable videos (in order), each tested with TCAV. Returns
     the bank rows (p-values raw; the correction spans all classes) and the seconds of each step."""
     from tqdm import tqdm
@@ -126,49 +107,20 @@ def class_rows(cname: str, target: int, results: list[VideoResult], rsets: list[
         thumbs = [results[vid[m]].thumbnails[local[m]] for m in concept.members[: params.thumbnails]]
         while len(thumbs) < params.thumbnails:
             thumbs.append(np.zeros((THUMB, THUMB, 3), np.uint8))
-        rows.append({"name": f"{cname}/concept_{n + 1}", "class_index": target, "centroid": concept.centroid,
-                     "cav": res.cav, "tcav": float(res.scores.mean()), "tcav_std": float(res.scores.std()),
-                     "p_raw": res.p_raw, "members": concept.size, "videos": concept.videos,
-                     "thumbnails": np.stack(thumbs)})
+        rows.append(bank_mod.ConceptRow(f"{cname}/concept_{n + 1}", target, concept.centroid, res.cav,
+                                        float(res.scores.mean()), float(res.scores.std()), res.p_raw, concept.size,
+                                        concept.videos, np.stack(thumbs)))
     return rows, {"concepts": t1 - t0, "tcav": time.perf_counter() - t1}
 
 
-def assemble(clf: Classifier, rows: list[dict], pool: np.ndarray, params, classes_built: list[str],
+def assemble(clf: Classifier, rows: list[bank_mod.ConceptRow], pool: np.ndarray, params, classes_built: list[str],
              videos_per_class: dict[str, int], random_videos: int, seconds: float,
              extra_meta: dict | None = None) -> bank_mod.ConceptBank:
     """The driver's last step: every class's rows into one bank, p-values corrected across all concepts."""
     if not rows:
         raise Ace3dError("no concept passed the popularity filters; use more videos per class or lower "
                          "--min-members")
-    p_raw = np.array([r["p_raw"] for r in rows])
-    arrays = {
-        "class_index": np.array([r["class_index"] for r in rows], np.int32),
-        "centroid": np.stack([r["centroid"] for r in rows]).astype(np.float32),
-        "cav": np.stack([r["cav"] for r in rows]).astype(np.float32),
-        "tcav": np.array([r["tcav"] for r in rows], np.float32),
-        "tcav_std": np.array([r["tcav_std"] for r in rows], np.float32),
-        "p_raw": p_raw,
-        "p_corrected": tcav.benjamini_hochberg(p_raw),
-        "members": np.array([r["members"] for r in rows], np.int32),
-        "videos": np.array([r["videos"] for r in rows], np.int32),
-        "thumbnails": np.stack([r["thumbnails"] for r in rows]),
-        "baseline_feature": pool.mean(0).astype(np.float32),
-    }
-    meta = {
-        "format": bank_mod.FORMAT, "version": bank_mod.VERSION,
-        "model": {"name": clf.name, "fingerprint": clf.fingerprint, "layer": clf.layer,
-                  "clip_shape": list(clf.clip_shape), "mean": list(clf.mean), "std": list(clf.std)},
-        "class_names": list(clf.class_names), "classes_built": list(classes_built),
-        "feature_mode": params.feature_mode,
-        "slic": params.slic.to_dict(),
-        "concepts": {"n_clusters": params.concepts.n_clusters, "min_members": params.concepts.min_members,
-                     "max_members": params.concepts.max_members},
-        "n_random_sets": params.n_random_sets, "random_set_size": params.random_set_size,
-        "random_videos": random_videos, "alpha": params.alpha, "correction": "benjamini-hochberg",
-        "test": "paired t-test of TCAV scores, concept vs random-vs-random, per random set",
-        "videos_per_class": dict(videos_per_class),
-        "build_seconds": round(seconds, 1), "seed": params.seed,
-        **(extra_meta or {}),
-    }
-    meta["bank_id"] = bank_mod.content_id(arrays, meta)
-    return bank_mod.ConceptBank(meta=meta, names=[r["name"] for r in rows], **arrays)
+    p_corrected = tcav.benjamini_hochberg(np.array([r.p_raw for r in rows]))
+    return bank_mod.from_rows(rows, p_corrected, pool.mean(0), clf, params, classes_built=classes_built,
+                              videos_per_class=videos_per_class, random_videos=random_videos, seconds=seconds,
+                              extra=extra_meta)

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ace3d.datasets import MASK_SUFFIX, RANDOM_DIR
 from ace3d.jobs import looks
 from ace3d.method.video import write_mp4
 
 CLASSES = ("move_left", "move_right", "move_up", "move_down")
 DIRECTIONS = {"move_left": (-1, 0), "move_right": (1, 0), "move_up": (0, -1), "move_down": (0, 1)}
-RANDOM_DIR = "random"
 SHAPES = ("disk", "square", "triangle", "diamond")
 
 
@@ -176,8 +176,8 @@ def render_look(rng: np.random.Generator, direction: tuple[int, int] | None,
 
 def generate(out: str | Path, per_class: int, seed: int = 0, n_random: int | None = None,
              cfg: SynthConfig = SynthConfig(), progress: bool = True) -> Path:
-    """Write DIR/<class>/<name>.mp4 + .mask.npz (the actor's and the cue's pixels) for each class, and
-    DIR/random/<name>.mp4."""
+    """Write a data set in the layout of ace3d/datasets.py: DIR/<class>/<name>.mp4 + .mask.npz (the actor's and
+    the cue's pixels) for each class, and DIR/random/<name>.mp4."""
     out = Path(out)
     if cfg.cue not in ("none", "", "all", *CLASSES):
         from ace3d.errors import OptionsError
@@ -193,29 +193,8 @@ def generate(out: str | Path, per_class: int, seed: int = 0, n_random: int | Non
         name = f"{cls}_{seed}_{i:04d}"
         write_mp4(out / cls / f"{name}.mp4", frames)
         if cls != RANDOM_DIR:
-            np.savez_compressed(out / cls / f"{name}.mask.npz", mask=mask, cue=cue)
+            np.savez_compressed(out / cls / f"{name}{MASK_SUFFIX}", mask=mask, cue=cue)
     return out
-
-
-def list_videos(data: str | Path, classes: list[str] | None = None) -> dict[str, list[Path]]:
-    """Videos of a synthetic (or any DIR/<class>/*.mp4) data set by class, random set excluded."""
-    data = Path(data)
-    if not data.is_dir():
-        from ace3d.errors import Ace3dError
-        raise Ace3dError(f"data directory not found: {data} (make one with `ace3d synth --out {data}`)")
-    found = {d.name: sorted(p for p in d.iterdir() if p.suffix in (".mp4", ".webm", ".avi", ".mkv", ".npy"))
-             for d in sorted(data.iterdir()) if d.is_dir() and d.name != RANDOM_DIR}
-    if classes:
-        missing = [c for c in classes if c not in found]
-        if missing:
-            from ace3d.errors import Ace3dError
-            raise Ace3dError(f"classes not found under {data}: {', '.join(missing)}")
-        found = {c: found[c] for c in classes}
-    return {c: v for c, v in found.items() if v}
-
-
-def mask_path(video: Path) -> Path:
-    return video.with_name(video.name.rsplit(".", 1)[0] + ".mask.npz")
 
 
 def default_video_bytes(seed: int = 0) -> bytes:

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ace3d import models
-from ace3d.jobs.synth import CLASSES, list_videos
+from ace3d.datasets import list_videos
+from ace3d.jobs.synth import CLASSES
 from ace3d.method.video import make_clips, read_file
 from ace3d.models.engine import network_input
 

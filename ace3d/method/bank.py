@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -157,3 +159,70 @@ def from_bytes(data: bytes, where: str = "bank") -> ConceptBank:
                         f"version {VERSION}. Rebuild it with `ace3d build-bank`.")
     names = meta.pop("names", [])
     return ConceptBank(meta=meta, names=names, **arrays)
+
+
+# ------------------------------------------------------------------------------------ writing a new bank
+@dataclass(frozen=True)
+class ConceptRow:
+    """One concept as a build's per-class stage finds it: row k of the bank's arrays before the p-values are
+    corrected across every class."""
+
+    name: str  # "<class>/concept_<n>"
+    class_index: int
+    centroid: np.ndarray  # float32 C
+    cav: np.ndarray  # float32 C
+    tcav: float
+    tcav_std: float
+    p_raw: float
+    members: int
+    videos: int
+    thumbnails: np.ndarray  # uint8 n x h x w x 3
+
+
+class Recipe(Protocol):
+    """What a bank records of how it was built (the build's BankParams has these fields)."""
+
+    feature_mode: str
+    slic: SlicParams
+    concepts: Any  # method.concepts.ConceptParams: n_clusters, min_members, max_members
+    n_random_sets: int
+    random_set_size: int
+    alpha: float
+    seed: int
+
+
+def from_rows(rows: Sequence[ConceptRow], p_corrected: np.ndarray, baseline_feature: np.ndarray, clf: Classifier,
+              recipe: Recipe, *, classes_built: list[str], videos_per_class: dict[str, int], random_videos: int,
+              seconds: float, extra: dict | None = None) -> ConceptBank:
+    """A new bank of `rows` (in order), the file's metadata written here and nowhere else."""
+    arrays = {
+        "class_index": np.array([r.class_index for r in rows], np.int32),
+        "centroid": np.stack([r.centroid for r in rows]).astype(np.float32),
+        "cav": np.stack([r.cav for r in rows]).astype(np.float32),
+        "tcav": np.array([r.tcav for r in rows], np.float32),
+        "tcav_std": np.array([r.tcav_std for r in rows], np.float32),
+        "p_raw": np.array([r.p_raw for r in rows]),
+        "p_corrected": np.asarray(p_corrected),
+        "members": np.array([r.members for r in rows], np.int32),
+        "videos": np.array([r.videos for r in rows], np.int32),
+        "thumbnails": np.stack([r.thumbnails for r in rows]),
+        "baseline_feature": np.asarray(baseline_feature).astype(np.float32),
+    }
+    c = recipe.concepts
+    meta = {
+        "format": FORMAT, "version": VERSION,
+        "model": {"name": clf.name, "fingerprint": clf.fingerprint, "layer": clf.layer,
+                  "clip_shape": list(clf.clip_shape), "mean": list(clf.mean), "std": list(clf.std)},
+        "class_names": list(clf.class_names), "classes_built": list(classes_built),
+        "feature_mode": recipe.feature_mode,
+        "slic": recipe.slic.to_dict(),
+        "concepts": {"n_clusters": c.n_clusters, "min_members": c.min_members, "max_members": c.max_members},
+        "n_random_sets": recipe.n_random_sets, "random_set_size": recipe.random_set_size,
+        "random_videos": random_videos, "alpha": recipe.alpha, "correction": "benjamini-hochberg",
+        "test": "paired t-test of TCAV scores, concept vs random-vs-random, per random set",
+        "videos_per_class": dict(videos_per_class),
+        "build_seconds": round(seconds, 1), "seed": recipe.seed,
+        **(extra or {}),
+    }
+    meta["bank_id"] = content_id(arrays, meta)
+    return ConceptBank(meta=meta, names=[r.name for r in rows], **arrays)

@@ -1,270 +1,50 @@
-"""A gRPC client for the served explainer: `Ace3dClient` (importable) and `ace3d client` (the CLI).
-
-It speaks TorchServe's inference API (proto/ace3d/v1/inference.proto): the video and serialized
-ExplainOptions go in `PredictionsRequest.input`, a serialized Explanation comes back. What it adds over raw
-stubs: the receive limit raised to the server's response limit (Python gRPC stops at 4 MiB), a deadline on
-every call, the token as `authorization: Bearer` metadata, TLS, and one error type (`RemoteError`, an
-`Ace3dError`) for both a failed call and an answer whose `Explanation.error` is set (how the server reports a
-bad request that shared a TorchServe batch with good ones)."""
+"""`ace3d client`: the client distribution's command (clients/python, `ace3d-client`) plus what needs the
+ace3d package: `--overlay` (decodes the video) and `--bench default` (the synthetic clip). The client itself,
+`Ace3dClient`, is the distribution's; its names are re-exported here for the service's tests and tools."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
-from google.protobuf import empty_pb2
-
-from ace3d.errors import Ace3dError
-from ace3d.serving import protocol
-from ace3d.v1 import explanation_pb2 as pb
-from ace3d.v1 import inference_pb2, inference_pb2_grpc
-
-MAX_MESSAGE = protocol.MAX_MESSAGE_BYTES
-GRPC_TO_HTTP = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
-                grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.PERMISSION_DENIED: 403,
-                grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-                grpc.StatusCode.UNAVAILABLE: 503}
-HTTP_TO_GRPC = {400: grpc.StatusCode.INVALID_ARGUMENT, 413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-                500: grpc.StatusCode.INTERNAL, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
-# TorchServe appends its Java exception's name to every error description.
-_TS_SUFFIX = "org.pytorch.serve.http.InternalServerException"
-WORKER_DIED = "Worker died."
+from ace3d_client import cli
+from ace3d_client.client import (  # noqa: F401 - this module's public names before the client moved
+    GRPC_TO_HTTP,
+    HTTP_TO_GRPC,
+    MAX_MESSAGE,
+    WORKER_DIED,
+    Ace3dClient,
+    RemoteError,
+    auth_metadata,
+    bench,
+    channel_options,
+    predictions_request,
+    read_token,
+)
 
 
-class RemoteError(Ace3dError):
-    """The server refused or failed a call. `code` is the gRPC status, `status` its HTTP-style twin (400 bad
-    input, 413 too large, ...), `reason` the server's short reason when it gave one."""
-
-    def __init__(self, message: str, code: grpc.StatusCode, reason: str | None = None) -> None:
-        super().__init__(message, reason=reason or code.name.lower(), status=GRPC_TO_HTTP.get(code, 500))
-        self.code = code
-
-
-def _from_rpc(exc: grpc.RpcError) -> RemoteError:
-    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-    details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
-    details = "\n".join(line for line in details.splitlines() if line.strip() != _TS_SUFFIX).strip()
-    err = RemoteError(f"server answered {code.name}: {details}", code)
-    if details.startswith(WORKER_DIED):
-        # TorchServe 0.12 answers a request whose worker died (crash, OOM kill) with RESOURCE_EXHAUSTED "Worker
-        # died."; it is not the caller's input that is too large, and a retry is served by the new worker.
-        err.reason, err.status = "worker_died", 503
-    return err
-
-
-def _checked(data: bytes) -> pb.Explanation:
-    exp = pb.Explanation.FromString(data)
-    if exp.HasField("error"):
-        code = HTTP_TO_GRPC.get(exp.error.status, grpc.StatusCode.UNKNOWN)
-        raise RemoteError(f"server answered {code.name}: {exp.error.message}", code, exp.error.reason or None)
-    return exp
-
-
-def read_token(token: str | None = None, token_file: str | Path | None = None) -> str | None:
-    """The inference key: given directly, or read from TorchServe's key_file.json."""
-    if token:
-        return token
-    if token_file:
-        try:
-            data = json.loads(Path(token_file).read_text())
-            return data["inference"]["key"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise Ace3dError(f"cannot read the inference key from {token_file}: {exc}", reason="bad_token") from exc
-    return None
-
-
-def channel_options(max_message: int = MAX_MESSAGE) -> list[tuple[str, int]]:
-    """Channel options that let answers up to the server's response limit through (gRPC's default is 4 MiB)."""
-    return [("grpc.max_receive_message_length", max_message), ("grpc.max_send_message_length", max_message)]
-
-
-def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
-    """TorchServe's inference key as call metadata (none without a key)."""
-    return (("authorization", f"Bearer {token}"),) if token else ()
-
-
-def predictions_request(model: str, video: bytes, options: pb.ExplainOptions | dict | None, deadline: float,
-                        stream: bool = False) -> inference_pb2.PredictionsRequest:
-    """The PredictionsRequest for one call: the video, serialized ExplainOptions and the call's deadline. Build
-    it just before the call: the deadline input is absolute (now + `deadline` seconds)."""
-    if isinstance(options, dict):
-        from ace3d.wire import parse_options
-
-        options = parse_options(options)
-    inputs = {protocol.VIDEO: bytes(video), protocol.OPTIONS: (options or pb.ExplainOptions()).SerializeToString(),
-              # the call's deadline as absolute Unix seconds: the server drops the request once it has
-              # passed (gRPC deadlines do not reach TorchServe's workers)
-              protocol.DEADLINE: f"{time.time() + deadline:.3f}".encode()}
-    if stream:
-        inputs[protocol.STREAM] = b"1"
-    return inference_pb2.PredictionsRequest(model_name=model, input=inputs)
-
-
-class Ace3dClient:
-    """Explanations from a TorchServe running the ace3d handler, over gRPC.
-
-    `deadline` (seconds) bounds every call; `token` is TorchServe's inference key; `tls_ca` a PEM file of the
-    CA that signed the server's certificate (TLS on), else plaintext."""
-
-    def __init__(self, target: str, model: str = "demo", *, token: str | None = None, tls_ca: str | Path | None = None,
-                 deadline: float = 120.0, max_message: int = MAX_MESSAGE) -> None:
-        options = channel_options(max_message)
-        if tls_ca:
-            creds = grpc.ssl_channel_credentials(root_certificates=Path(tls_ca).read_bytes())
-            self.channel = grpc.secure_channel(target, creds, options=options)
-        else:
-            self.channel = grpc.insecure_channel(target, options=options)
-        self.stub = inference_pb2_grpc.InferenceAPIsServiceStub(self.channel)
-        self.model, self.deadline = model, deadline
-        self.metadata = auth_metadata(token)
-
-    def close(self) -> None:
-        self.channel.close()
-
-    def __enter__(self) -> Ace3dClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _request(self, video: bytes, options: pb.ExplainOptions | dict | None, stream: bool = False):
-        return predictions_request(self.model, video, options, self.deadline, stream=stream)
-
-    def ping(self) -> str:
-        try:
-            return self.stub.Ping(empty_pb2.Empty(), timeout=self.deadline, metadata=self.metadata).health
-        except grpc.RpcError as exc:
-            raise _from_rpc(exc) from None
-
-    def explain(self, video: bytes, options: pb.ExplainOptions | dict | None = None) -> pb.Explanation:
-        """One call, one final Explanation (every clip)."""
-        try:
-            resp = self.stub.Predictions(self._request(video, options), timeout=self.deadline,
-                                         metadata=self.metadata)
-        except grpc.RpcError as exc:
-            raise _from_rpc(exc) from None
-        return _checked(resp.prediction)
-
-    def predict(self, inputs: dict[str, bytes]) -> pb.Explanation:
-        """Predictions with raw inputs ("video", "options" as serialized bytes or JSON text)."""
-        req = inference_pb2.PredictionsRequest(model_name=self.model, input=inputs)
-        try:
-            resp = self.stub.Predictions(req, timeout=self.deadline, metadata=self.metadata)
-        except grpc.RpcError as exc:
-            raise _from_rpc(exc) from None
-        return _checked(resp.prediction)
-
-    def stream(self, video: bytes, options: pb.ExplainOptions | dict | None = None) -> Iterator[pb.Explanation]:
-        """StreamPredictions: one partial Explanation per clip as the server finishes it (when the video has
-        several clips), then the final one (`partial` false)."""
-        try:
-            for resp in self.stub.StreamPredictions(self._request(video, options, stream=True),
-                                                    timeout=self.deadline, metadata=self.metadata):
-                yield _checked(resp.prediction)
-        except grpc.RpcError as exc:
-            raise _from_rpc(exc) from None
-
-    def classify(self, video: bytes, top_k: int = 5, max_clips: int = 1) -> pb.Explanation:
-        """The cheap path: predictions only, no concepts."""
-        return self.explain(video, pb.ExplainOptions(classify_only=True, top_k=top_k, max_clips=max_clips))
-
-
-def _percentiles(xs: list[float]) -> dict[str, float]:
-    import numpy as np
-
-    ms = np.asarray(xs) * 1000.0
-    return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
-            "p99_ms": float(np.percentile(ms, 99)), "n": len(xs)}
-
-
-def bench(client: Ace3dClient, video: bytes, repeats: int = 20) -> dict:
-    """Sequential round trips to a running server: full explanations of `video`, then classification-only
-    requests, as p50/p90/p99 wall times seen by the client, and the ratio of the medians. A benchmark that
-    reports; it asserts nothing."""
-    client.explain(video)  # warm-up: first-call costs (thread pools, caches) are not the steady state
-    client.classify(video)
-    timings: dict[str, list[float]] = {"explain": [], "classify_only": []}
-    for kind in timings:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            client.classify(video) if kind == "classify_only" else client.explain(video)
-            timings[kind].append(time.perf_counter() - t0)
-    out: dict = {k: _percentiles(v) for k, v in timings.items()}
-    out["ratio_explain_to_classify_p50"] = out["explain"]["p50_ms"] / out["classify_only"]["p50_ms"]
-    return out
-
-
-# ------------------------------------------------------------------------------------------------- CLI
 def cmd_client(args) -> None:
-    from ace3d import report
-
-    if args.bench:
+    if args.bench and args.video == "default":
         from ace3d.jobs.synth import default_video_bytes
 
-        data = Path(args.video).read_bytes() if args.video != "default" else default_video_bytes()
-        token = read_token(args.token, args.token_file)
-        with Ace3dClient(args.target, args.model, token=token, tls_ca=args.tls_ca, deadline=args.deadline) as c:
-            text = json.dumps({"target": args.target, **bench(c, data, args.bench)}, indent=1)
-        print(text)
-        if args.json:
-            report.write_text(args.json, text)
+        cli.run(args, default_video_bytes())
         return
-    path = Path(args.video)
-    if not path.is_file():
-        raise Ace3dError(f"video file not found: {path}", reason="missing_file")
-    data = path.read_bytes()
-    opts = pb.ExplainOptions(target_class=args.target_class or "", top_k=args.top_k, max_concepts=args.max_concepts,
-                             max_clips=args.max_clips, classify_only=args.classify_only)
-    token = read_token(args.token, args.token_file)
-    with Ace3dClient(args.target, args.model, token=token, tls_ca=args.tls_ca, deadline=args.deadline) as client:
-        if args.stream:
-            final = None
-            for exp in client.stream(data, opts):
-                if exp.partial:
-                    c = exp.clips[0]
-                    print(f"clip {c.clip_index + 1}/{exp.clip_count} done: {len(c.concepts)} concepts")
-                else:
-                    final = exp
-            if final is None:
-                raise RemoteError("the stream ended without a final answer", grpc.StatusCode.UNKNOWN)
-        else:
-            final = client.explain(data, opts)
-    print(report.table(final))
-    if args.json:
-        from ace3d import wire
-
-        report.write_text(args.json, wire.to_json(final))
-        print(f"wrote {args.json}")
-    if args.overlay:
+    final = cli.run(args)
+    if args.overlay and final is not None:
+        from ace3d import report
         from ace3d.method import video  # decoding for the overlay only
 
-        if report.overlay(video.read_file(path), final, args.overlay):
+        if report.overlay(video.read_file(Path(args.video)), final, args.overlay):
             print(f"wrote {args.overlay}")
         else:
             print("no overlay: the answer has no explained clip")
 
 
 def add_parser(sub) -> None:
-    """Register `ace3d client`."""
+    """Register `ace3d client`: `ace3d-client`'s options, --overlay, and 'default' as the --bench video."""
     sp = sub.add_parser("client", help="explain a video with a running server (gRPC)")
-    sp.add_argument("video", help="video file (with --bench, 'default': the default synthetic clip)")
-    sp.add_argument("--target", default="127.0.0.1:7070", help="HOST:PORT of TorchServe's gRPC inference API")
-    sp.add_argument("--model", default="demo", help="model name on the server (default: demo)")
-    sp.add_argument("--stream", action="store_true", help="StreamPredictions: print each clip as it is done")
-    sp.add_argument("--target-class", default=None, help="class to explain (default: the predicted one)")
-    sp.add_argument("--top-k", type=int, default=5)
-    sp.add_argument("--max-concepts", type=int, default=0)
-    sp.add_argument("--max-clips", type=int, default=1)
-    sp.add_argument("--classify-only", action="store_true", help="predictions only (the cheap path)")
-    sp.add_argument("--json", default=None, help="write the Explanation's JSON here")
+    cli.add_arguments(sp)
     sp.add_argument("--overlay", default=None, help="write the overlay GIF here")
-    sp.add_argument("--token", default=None, help="TorchServe inference key")
-    sp.add_argument("--token-file", default=None, help="TorchServe's key_file.json (reads the inference key)")
-    sp.add_argument("--tls-ca", default=None, help="PEM CA certificate: use TLS")
-    sp.add_argument("--deadline", type=float, default=120.0, help="seconds per call (default: 120)")
-    sp.add_argument("--bench", type=int, default=0, metavar="N",
-                    help="benchmark instead: N sequential explanations and N classifications, p50/p90/p99 as JSON")
+    for action in sp._actions:
+        if action.dest == "video":
+            action.help = "video file (with --bench, 'default': the default synthetic clip)"
     sp.set_defaults(func=cmd_client)

@@ -17,10 +17,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
-from google.protobuf.message import DecodeError
-
-from ace3d.errors import Ace3dError
-from ace3d.serving.client import (
+from ace3d_client.client import (
     MAX_MESSAGE,
     RemoteError,
     _checked,
@@ -30,6 +27,9 @@ from ace3d.serving.client import (
     predictions_request,
     read_token,
 )
+from google.protobuf.message import DecodeError
+
+from ace3d.errors import Ace3dError
 from ace3d.v1 import explanation_pb2 as pb
 from ace3d.v1 import inference_pb2_grpc
 

@@ -4,13 +4,12 @@ line. Imports nothing heavy (no torch), so thin clients can use it."""
 
 from __future__ import annotations
 
+# Inputs of a PredictionsRequest (gRPC `input` map, REST multipart part names) and the message size limit:
+# the client distribution's (clients/python), so that both sides read one definition.
+from ace3d_client.protocol import DEADLINE, MAX_MESSAGE_BYTES, OPTIONS, STREAM, VIDEO  # noqa: F401
+
 from ace3d.method.stages import Stage
 
-# Inputs of a PredictionsRequest (gRPC `input` map, REST multipart part names).
-VIDEO = "video"
-OPTIONS = "options"  # serialized ExplainOptions, or its JSON
-DEADLINE = "deadline"  # the caller's absolute deadline, Unix seconds as ASCII
-STREAM = "stream"  # "1": send per-clip partial answers (StreamPredictions)
 VIDEO_KEYS = (VIDEO, "body", "data")  # REST raw bodies arrive as "body" (or "data")
 
 PROTOBUF = "application/x-protobuf"
@@ -24,7 +23,6 @@ METRICS_FILE = "metrics.yaml"
 MAX_TOP_K = 100
 MAX_CLIPS = 32  # hard ceiling; model-config.yaml's max_clips may set less
 MAX_CONCEPTS = 255
-MAX_MESSAGE_BYTES = 66 * 1024 * 1024  # the server's max_request_size / max_response_size
 MAX_ERROR_CHARS = 1000  # characters of an error message (see `short`)
 
 # The one line the handler logs when it cannot start; `ace3d serve` waits for a worker until it sees it.

@@ -76,15 +76,38 @@ def test_runtime_image_has_no_dev_tools_and_only_pinned_packages(image):
     found = json.loads(podman("run", "--rm", "--entrypoint", "python", image, "-c", probe).stdout)
     assert found["modules"] == [], f"test/lint tools in the runtime image: {found['modules']}"
     assert found["programs"] == [], f"compilers in the runtime image: {found['programs']}"
-    pins = {}
-    for line in (ROOT / "requirements-serve.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, version = line.split("==")
-            pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
-    installed = {re.sub(r"[-_.]+", "-", n).lower(): v for n, v in found["dists"].items()}
+    installed = {_norm(n): v for n, v in found["dists"].items()}
     installed.pop("ace3d")
-    assert installed == pins, "the image's packages differ from requirements-serve.txt"
+    installed.pop("ace3d-client")
+    assert installed == _serve_pins(), "the image's packages differ from requirements-serve.txt"
     podman("run", "--rm", "--entrypoint", "pip", image, "check")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _serve_pins() -> dict[str, str]:
+    """name -> version of requirements-serve.txt (its hashes left out)."""
+    text = (ROOT / "requirements-serve.txt").read_text().replace("\\\n", " ")
+    return {_norm(m.group(1)): m.group(2) for m in re.finditer(r"^([A-Za-z0-9][\w.-]*)==(\S+)", text, flags=re.M)}
+
+
+def test_sbom_of_the_image_lists_exactly_the_serving_pins(image):
+    """A CycloneDX SBOM of the image's Python environment (scripts/image_sbom.py: cyclonedx-bom, hash-checked,
+    run inside the image from a read-only mount) names exactly the packages and versions of
+    requirements-serve.txt, plus ace3d and ace3d-client. docs/DEPLOY.md: verifying an image."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("image_sbom", ROOT / "scripts" / "image_sbom.py")
+    sbom_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sbom_mod)
+    sbom = sbom_mod.image_sbom(image, ROOT / "out" / "image-sbom.cdx.json")
+    assert sbom["bomFormat"] == "CycloneDX" and sbom["components"]
+    assert sbom_mod.differences(sbom) == {"not pinned": [], "missing": []}
+    names = {_norm(c["name"]) for c in sbom["components"]}
+    assert {"ace3d", "ace3d-client", "torch", "torchserve"} <= names
+    assert all(c.get("purl", "").startswith("pkg:pypi/") for c in sbom["components"])
 
 
 class _Index(http.server.BaseHTTPRequestHandler):
@@ -253,9 +276,9 @@ def test_probes_pass_only_once_the_model_has_a_ready_worker(container):
 def _local_explanation(tmp: Path, video: bytes):
     """The same video explained by the local server (`make serve`'s TorchServe with the same default archive)."""
     from ace3d.models import ASSETS
-    from ace3d.serving.archive import build_archive
     from ace3d.serving.client import Ace3dClient
-    from ace3d.serving.server import LocalServer, Ports
+    from ace3d.tooling.archive import build_archive
+    from ace3d.tooling.server import LocalServer, Ports
 
     build_archive("demo", ASSETS / "demo_bank.npz", "demo", tmp / "store", check=False)
     server = LocalServer(runtime=tmp / "runtime", model_store=tmp / "store", models={"demo": "demo.mar"},

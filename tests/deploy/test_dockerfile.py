@@ -44,19 +44,30 @@ def test_multi_stage_python311_with_java17_runtime():
 
 def test_dependencies_from_the_pinned_requirements_and_default_archive_built_in():
     runs = " ".join(" ".join(_all("RUN")).split())
-    # the serving requirements only: wheels made in the builder (sdists built there), installed without an index
-    assert "pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /opt/wheels -r requirements-serve.txt" \
+    # the serving requirements only, every file hash-checked: downloaded and built into wheels in the builder,
+    # installed without an index from the builder's lock of those wheels
+    assert "pip download --no-cache-dir --require-hashes --no-deps --dest /opt/downloads -r requirements-serve.txt" \
         in runs
-    assert ("pip install --no-cache-dir --no-index --only-binary :all: --find-links /opt/wheels "
-            "-r requirements-serve.txt") in runs
+    assert ("pip wheel --no-cache-dir --require-hashes --no-deps --no-build-isolation --no-index "
+            "--find-links /opt/downloads --wheel-dir /opt/wheels -r requirements-serve.txt") in runs
+    assert "python wheel_lock.py requirements-serve.txt /opt/wheels > /opt/wheels/requirements.lock" in runs
+    assert ("pip install --no-cache-dir --require-hashes --no-deps --no-index --only-binary :all: "
+            "--find-links /opt/wheels -r /opt/wheels/requirements.lock") in runs
     assert "ace3d archive --model demo --bank ace3d/assets/demo_bank.npz --name demo" in runs
-    assert "COPY requirements-serve.txt ./" in INSTRUCTIONS
+    assert "COPY requirements-serve.txt docker/wheel_lock.py ./" in INSTRUCTIONS
     assert "requirements.txt" not in " ".join(_all("COPY")).replace("requirements-serve.txt", "")
 
 
 def _pins(name: str) -> list[str]:
-    return [line.strip() for line in (ROOT / name).read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+    """The file's requirements without their hashes (each pin must carry one: `--hash=sha256:...`)."""
+    text = (ROOT / name).read_text().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            req, *hashes = line.split("--hash=")
+            assert req.startswith("-r") or (hashes and all(h.strip().startswith("sha256:") for h in hashes)), line
+            out.append(req.strip())
+    return out
 
 
 def test_requirements_split_fully_pinned_and_nothing_twice():

@@ -66,7 +66,7 @@ class Served:
         return self.server.metrics_url
 
     def current_worker_pid(self) -> int:
-        return _worker_pid(self.server, self.model)
+        return worker_pid_of(self.server, self.model)
 
     def client(self, **kw):
         from ace3d.serving.client import Ace3dClient
@@ -76,12 +76,13 @@ class Served:
         return Ace3dClient(self.grpc_target, self.model, **kw)
 
 
-def _model_and_bank(tmp: Path) -> tuple[str, Path]:
+def model_and_bank(tmp: Path) -> tuple[str, Path]:
     """The committed default model and bank, or a tiny pair built now (same recipe as tests/conftest.py)."""
     if (ASSETS / "demo_bank.npz").is_file() and (ASSETS / "demo_model.json").is_file():
         return "demo", ASSETS / "demo_bank.npz"
     from ace3d import models
-    from ace3d.jobs.build_bank import BankParams, build
+    from ace3d.jobs.bank_params import BankParams
+    from ace3d.jobs.build_bank import build
     from ace3d.jobs.synth import generate
     from ace3d.jobs.train import TrainConfig, train
     from ace3d.method.concepts import ConceptParams
@@ -97,7 +98,7 @@ def _model_and_bank(tmp: Path) -> tuple[str, Path]:
     return spec, bank.save(tmp / "tiny_bank.npz")
 
 
-def _worker_pid(server, model: str) -> int:
+def worker_pid_of(server, model: str) -> int:
     import json
     import urllib.request
 
@@ -112,8 +113,8 @@ def _worker_pid(server, model: str) -> int:
 def serving(tmp: Path, spec: str, bank: Path | None, name: str, model_config: str, max_request: int, label: str):
     """Archive `spec` + `bank` as `name` with `model_config`, start a TorchServe on free loopback ports, yield
     (server, archive) and always stop it, checking that nothing of it (launcher, java, worker) outlives it."""
-    from ace3d.serving.archive import build_archive
-    from ace3d.serving.server import LocalServer, Ports
+    from ace3d.tooling.archive import build_archive
+    from ace3d.tooling.server import LocalServer, Ports
 
     (tmp / "model-config.yaml").write_text(model_config)
     store = tmp / "store"
@@ -138,12 +139,12 @@ def served(tmp_path_factory) -> Served:
     from ace3d import models
 
     tmp = tmp_path_factory.mktemp("serving")
-    spec, bank = _model_and_bank(tmp)
+    spec, bank = model_and_bank(tmp)
     with serving(tmp, spec, bank, MODEL_NAME, TEST_MODEL_CONFIG, FRONTEND_MAX_REQUEST, "TorchServe") as (server, _):
         keys = server.keys()
         assert keys.get("inference"), "token authorization is expected ON: no inference key written"
         yield Served(server, MODEL_NAME, keys["inference"], list(models.load(spec).class_names),
-                     _worker_pid(server, MODEL_NAME), spec=spec, bank=bank)
+                     worker_pid_of(server, MODEL_NAME), spec=spec, bank=bank)
 
 
 # ------------------------------------------------------------------------------------------- videos

@@ -77,8 +77,8 @@ def test_archive_refuses_a_bank_of_another_model(served, tmp_path, capsys):
 def test_serve_fails_fast_when_the_worker_cannot_load(served, tmp_path, capsys):
     """An archive built without the check: the handler refuses the pair at load, and `ace3d serve` reports
     that at once instead of waiting for a worker TorchServe restarts forever. Nothing is left running."""
-    from ace3d.serving.archive import build_archive
-    from ace3d.serving.server import Ports
+    from ace3d.tooling.archive import build_archive
+    from ace3d.tooling.server import Ports
 
     build_archive(served.spec, _foreign_bank(served, tmp_path), "broken", tmp_path / "store", check=False)
     p = Ports.free()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def tls_server(served, tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
-    from ace3d.serving.server import LocalServer, Ports
+    from ace3d.tooling.server import LocalServer, Ports
 
     tmp = tmp_path_factory.mktemp("tls")
     cert, key = tmp / "cert.pem", tmp / "key.pem"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ace3d.jobs.build_bank import BankParams
+from ace3d.jobs.bank_params import BankParams
 from ace3d.method.bank import ARRAYS, ConceptBank
 from ace3d.method.concepts import ConceptParams
 

@@ -48,7 +48,10 @@ def test_same_bank_as_local_then_resume(ray_session, tiny_model, tiny_model_json
     rows = []
     first = _build(tiny_model, tiny_model_json, synth_dir, work, workers=2, on_video=rows.append)
     assert first.report.computed == first.report.total == 12 and first.report.workers == 2
-    assert len({r["pid"] for r in rows}) == 2 and os.getpid() not in {r["pid"] for r in rows}  # two actors
+    # Each video once, in an actor of the pool, never in the driver. How many of the two actors took work is
+    # the scheduler's choice (under load one can take all 12), so the test does not count them.
+    pids = {r["pid"] for r in rows}
+    assert len(rows) == len({r["key"] for r in rows}) == 12 and 1 <= len(pids) <= 2 and os.getpid() not in pids
     assert_same_bank(local_bank, first.bank)
 
     again = _build(tiny_model, tiny_model_json, synth_dir, work, workers=2)

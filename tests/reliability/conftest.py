@@ -8,9 +8,8 @@ refusal is a real gRPC status, never an answer with Explanation.error), a 60 s r
 worker is killed well inside the suite), and one torch thread (the suite shares a small machine). The model
 and bank are the ones tests/integration uses (committed default, else a tiny pair built in ~20 s).
 
-Only one TorchServe of this suite runs at a time (test_a_startup.py starts and stops its own). In a session
-that also runs tests/integration, whose server lives for the whole session, these tests are moved to the
-front (pytest_collection_modifyitems), so their servers are gone before that one starts.
+Every server has its own free ports and runtime directory (LocalServer), so the modules run in any order and
+next to tests/integration's session server.
 Knobs: ACE3D_FUZZ_N (hostile requests, default 1000), ACE3D_FUZZ_SEED (0), ACE3D_SOAK_SECONDS (45),
 ACE3D_RELIABILITY_REPORT (a JSON file the tests add their figures to)."""
 
@@ -19,25 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rel_helpers import FRONTEND_MAX_REQUEST, MODEL_CONFIG, MODEL_NAME, Server, _model_and_bank, serving
+from rel_helpers import FRONTEND_MAX_REQUEST, MODEL_CONFIG, MODEL_NAME, Server, model_and_bank, serving
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "reliability: hostile input, faults, soak and security against a real "
                                        "TorchServe (tests/reliability)")
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """Run this directory's tests first (a stable partition; the order inside each part is kept)."""
-    here = Path(__file__).resolve().parent
-    mine = [it for it in items if here in Path(it.path).resolve().parents]
-    if mine and len(mine) < len(items):
-        others = [it for it in items if here not in Path(it.path).resolve().parents]
-        items[:] = mine + others
-
-
-def model_and_bank(tmp: Path) -> tuple[str, Path]:
-    return _model_and_bank(tmp)
 
 
 @pytest.fixture(scope="session")

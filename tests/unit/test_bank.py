@@ -31,7 +31,7 @@ def test_mismatched_model_refused(tiny_bank, tiny_model):
     with pytest.raises(BankError, match="does not match the model"):
         tiny_bank.check_model(other)
     other = copy.copy(tiny_model)
-    other.layer = "blocks.2"
+    other.layer = "blocks.1"  # not the bank's layer
     with pytest.raises(BankError, match="layer"):
         tiny_bank.check_model(other)
 

@@ -50,7 +50,7 @@ def test_a_new_family_is_one_registration(tiny_model_json):
     registry.register(models.Family("tiny_test", loader, needs_path=False, summary="a test family"))
     try:
         clf = models.load("tiny_test")
-        assert clf.name == "tiny_test" and clf.clip_shape == (16, 32, 32)
+        assert clf.name == "tiny_test" and clf.clip_shape == (16, 64, 64)  # the config's
         assert "`tiny_test[:PATH]` | the one the file names | a test family |" in registry.markdown_table()
     finally:
         del registry.FAMILIES["tiny_test"]

@@ -3,7 +3,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ace3d.jobs.synth import CLASSES, DIRECTIONS, generate, list_videos, mask_path, render
+from ace3d.datasets import list_videos, mask_path
+from ace3d.jobs.synth import CLASSES, DIRECTIONS, generate, render
 from ace3d.method.video import read_file
 
 

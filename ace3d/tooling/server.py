@@ -20,8 +20,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ace3d.serving.project import ServeError, project_file
 from ace3d.serving.protocol import INIT_FAILED
+from ace3d.tooling.project import ServeError, project_file
 
 KEY_FILE = "key_file.json"
 

@@ -4,7 +4,7 @@ nothing a request or an archive brings is unpickled.
 Already covered elsewhere (not repeated here): gRPC without / with a wrong key -> PERMISSION_DENIED and REST
 without a key -> 400 InvalidKeyException (tests/integration/test_serving.py::test_token_is_required,
 ::test_rest_requires_token); gRPC over TLS with a self-signed certificate and `ace3d client --tls-ca`
-(tests/integration/test_serving_tls.py); the remote-URL refusal by `allowed_urls` (test_a_startup.py); the
+(tests/integration/test_serving_tls.py); the remote-URL refusal by `allowed_urls` (test_startup_faults.py); the
 non-root container user (tests/deploy/test_dockerfile.py)."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from rel_helpers import http
 
 from ace3d.models.checkpoints import read_state
 from ace3d.serving.client import RemoteError
-from ace3d.serving.project import project_root
-from ace3d.serving.server import default_properties, read_properties
+from ace3d.tooling.project import project_root
+from ace3d.tooling.server import default_properties, read_properties
 
 REPO = project_root()
 DEFAULT_PROPERTIES = default_properties()

@@ -4,7 +4,7 @@ in this module, before the suite's main server exists, so that one server runs a
 That server starts with two broken archives — a truncated .mar, and a well-formed .mar whose bank belongs to
 another model — and, unlike production, with the model API ON, so that `allowed_urls` alone is what refuses a
 remote or out-of-store archive (the ShellTorch class of attack, CVE-2023-43654). The production setting,
-`enable_model_api=false`, is tested on the main server (test_c_security.py)."""
+`enable_model_api=false`, is tested on the main server (test_security.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from rel_helpers import INIT_FAILED, MODEL_CONFIG, http
 
-from ace3d.serving.archive import build_archive
-from ace3d.serving.server import LocalServer, Ports
+from ace3d.tooling.archive import build_archive
+from ace3d.tooling.server import LocalServer, Ports
 
 pytestmark = pytest.mark.reliability
 

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from ace3d.v1 import inference_pb2 as ace3d_dot_v1_dot_inference__pb2
+from ace3d_client.v1 import inference_pb2 as ace3d_dot_v1_dot_inference__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'

@@ -1,11 +1,11 @@
 """Package a model and its concept bank as a TorchServe model archive (`ace3d archive`).
 
-NAME.mar holds the handler, the part of the ace3d package that serving needs (`SERVED`: no training,
-evaluation, benchmarking, load-testing or fuzzing code) so the archive serves the code it was built with,
-the model files, the bank, `serving.json` (which model spec and bank the handler loads), model-config.yaml
-and metrics.yaml. The model and bank are loaded and checked against each other first, so a mismatched pair
-is refused here rather than by a worker that never becomes ready. TorchServe is imported nowhere: this
-module only runs its archiver."""
+NAME.mar holds the handler, the part of the ace3d package that the handler imports (served.py derives it from
+the imports: no training, evaluation, benchmarking, load-testing or fuzzing code) so the archive serves the
+code it was built with, the model files, the bank, `serving.json` (which model spec and bank the handler
+loads), model-config.yaml and metrics.yaml. The model and bank are loaded and checked against each other
+first, so a mismatched pair is refused here rather than by a worker that never becomes ready. TorchServe is
+imported nowhere: this module only runs its archiver."""
 
 from __future__ import annotations
 
@@ -20,26 +20,8 @@ import time
 from pathlib import Path
 
 from ace3d.serving import protocol
-from ace3d.serving.project import PACKAGE, ServeError, project_file
-
-# What the served handler imports: the package's modules and subpackages copied into every archive.
-SERVED = ("__init__.py", "errors.py", "files.py", "memory.py", "wire.py", "v1", "models", "method",
-          "serving/__init__.py", "serving/messages.py", "serving/protocol.py", "serving/quality.py",
-          "serving/service.py")
-SERVED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "assets")
-
-
-def copy_served_package(dest: Path) -> Path:
-    """Copy the served part of ace3d (`SERVED`) to dest/ace3d."""
-    root = dest / "ace3d"
-    for rel in SERVED:
-        src, out = PACKAGE / rel, root / rel
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, out, ignore=SERVED_IGNORE)
-        else:
-            shutil.copy2(src, out)
-    return root
+from ace3d.tooling.project import ServeError, project_file
+from ace3d.tooling.served import copy_served_package
 
 
 # --------------------------------------------------------------------------------------------- archive

@@ -1,0 +1,191 @@
+"""Methods compared on the real set's held-out clips (`make evaluate-realset`), with 95% bootstrap intervals
+over videos: deletion AUC with the project's fill and with a blur, insertion AUC, the target-probability drop
+when the top region is removed against a random region of similar size, regions and seconds per explanation.
+
+Every (clip, method) result is one line of ROWS (JSON lines), written as soon as it is computed, so a run that
+stops resumes where it was; clips are taken one per video in turn (every video's first clip, then every
+video's second...), so a short run still covers many videos. The target is the model's predicted class.
+
+Methods: any of `ace3d evaluate --methods`, and `ace_bank` (the explanation with BANK) beside `ace` (bankless).
+
+Usage: python -m ace3d.evaluation.real_compare --realset DIR --rows ROWS [--bank BANK] [--methods ...]
+       [--max-clips N] [--table OUT.md]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ace3d.evaluation.metrics import ranking_aucs
+from ace3d.evaluation.real_video import similar_size
+from ace3d.method.removal import remove
+from ace3d.method.video import limits_for, make_clips, read_file
+from ace3d.models.engine import ForwardEngine, model_input
+
+METHODS = ("ace_bank", "ace", "grad_cam", "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
+MEASURES = (("deletion", "deletion AUC, project's fill (lower: better)"),
+            ("deletion_blur", "deletion AUC, blur fill (lower: better)"),
+            ("insertion", "insertion AUC (higher: better)"),
+            ("drop_top", "drop of P(target), top region removed"),
+            ("drop_random", "drop, random region of similar size"),
+            ("regions", "regions per clip"), ("seconds", "seconds per explanation"))
+
+
+def heldout_clips(realset: Path, max_per_video: int) -> list[dict]:
+    """The held-out clips of the real set's index, one per video in turn."""
+    index = json.loads((realset / "index.json").read_text())
+    by_video: dict[str, list[dict]] = {}
+    for e in index["files"]:
+        if e["part"] == "heldout":
+            by_video.setdefault(e["video"], []).append(e)
+    out = []
+    for k in range(max_per_video):
+        out += [clips[k] for clips in by_video.values() if k < len(clips)]
+    return out
+
+
+def drops(engine: ForwardEngine, frames: np.ndarray, masks: np.ndarray, target: int,
+          rng: np.random.Generator) -> dict:
+    """P(target) unchanged, with the top region removed, and with a random region of similar size removed."""
+    sizes = masks.reshape(len(masks), -1).sum(1).astype(np.float64)
+    j = similar_size(sizes, rng)
+    picks = [0] + ([j] if j is not None else [])
+    removed = remove(frames, torch.from_numpy(np.concatenate([np.zeros_like(masks[:1]), masks[picks]])))
+    with torch.inference_mode():
+        p = engine.forward(model_input(engine.clf, removed)).float().softmax(1)[:, target].cpu().numpy()
+    return {"p": float(p[0]), "drop_top": float(p[0] - p[1]),
+            "drop_random": float(p[0] - p[2]) if j is not None else None,
+            "top_coverage": float(sizes[0] / masks[0].size)}
+
+
+def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str], max_per_video: int,
+        seed: int = 0, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+    """Compute every missing (clip, method) row; `explainers`: {"bank": Explainer, "none": Explainer}. With
+    `shard` (i, n), only every n-th missing row from the i-th: n processes share the work (and one file)."""
+    from ace3d.evaluation import methods
+
+    done = {(r["clip"], r["method"]) for r in read_rows(rows_path)}
+    clf = explainers["none"].clf
+    built = {}
+    clips = heldout_clips(realset, max_per_video)
+    todo = [(c, m) for c in clips for m in method_names if (c["file"], m) not in done][shard[0]::shard[1]]
+    print(f"{len(clips)} held-out clips of {len({c['video'] for c in clips})} videos; {len(todo)} results to "
+          f"compute, {len(done)} already in {rows_path}", flush=True)
+    rows_path.parent.mkdir(parents=True, exist_ok=True)
+    for i, (c, name) in enumerate(todo):
+        clip = make_clips(read_file(realset / c["file"], limits_for(clf.clip_shape)), clf.clip_shape, 1,
+                          clf.frame_rate)[0]
+        if name not in built:
+            ex = explainers["bank"] if name == "ace_bank" else explainers["none"]
+            built[name] = methods.build("ace" if name == "ace_bank" else name, ex.engine, bank=ex.bank, slic=ex.slic,
+                                        removal=ex.removal)
+        target = int(explainers["none"].engine.classify([clip.frames])[1][0].argmax())
+        t0 = time.perf_counter()
+        a = built[name].attribute(clip, target)
+        row = {"clip": c["file"], "video": c["video"], "classes": c["classes"], "method": name,
+               "target": clf.class_names[target], "seconds": a.seconds, "regions": len(a.masks),
+               "source": getattr(a.detail, "source", None)}
+        if len(a.masks):
+            engine = explainers["none"].engine
+            row.update(ranking_aucs(engine, clip.frames, a.masks, target))
+            row.update(drops(engine, clip.frames, a.masks, target, np.random.default_rng([seed, i])))
+        with open(rows_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"[{i + 1}/{len(todo)}] {c['file']} {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    return read_rows(rows_path)
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def bootstrap(values: dict[str, list[float]], n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean over clips and its 95% interval, resampling videos (`values`: video -> its clips' values)."""
+    videos = [v for v in values if values[v]]
+    allv = [x for v in videos for x in values[v]]
+    rng = np.random.default_rng(seed)
+    means = []
+    for _ in range(n):
+        pick = rng.choice(len(videos), len(videos))
+        xs = [x for k in pick for x in values[videos[k]]]
+        means.append(np.mean(xs))
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(np.mean(allv)), float(lo), float(hi)
+
+
+def summarise(rows: list[dict], method_names: list[str]) -> dict:
+    """Per method and measure: mean and 95% interval over the clips every method has a result for."""
+    by = {}
+    for r in rows:
+        by.setdefault(r["clip"], {})[r["method"]] = r
+    common = [c for c, ms in by.items() if all(m in ms and "deletion" in ms[m] for m in method_names)]
+    out = {"clips": len(common), "videos": len({by[c][method_names[0]]["video"] for c in common}), "methods": {}}
+    for m in method_names:
+        out["methods"][m] = {}
+        for key, _ in MEASURES:
+            vals: dict[str, list[float]] = {}
+            for c in common:
+                x = by[c][m].get(key)
+                if x is not None:
+                    vals.setdefault(by[c][m]["video"], []).append(float(x))
+            out["methods"][m][key] = bootstrap(vals) if vals else None
+    return out
+
+
+def table(summary: dict) -> str:
+    names = list(summary["methods"])
+    lines = [f"{summary['clips']} held-out clips of {summary['videos']} videos; mean [95% interval, bootstrap over "
+             "videos]", "", "| measure | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for key, label in MEASURES:
+        cells = []
+        for n in names:
+            v = summary["methods"][n][key]
+            cells.append("n/a" if v is None else f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ace3d import models
+    from ace3d.method import bank as banks
+    from ace3d.method.explainer import Explainer
+
+    ap = argparse.ArgumentParser(prog="python -m ace3d.evaluation.real_compare", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="i3d_kinetics400")
+    ap.add_argument("--realset", default="data/realset")
+    ap.add_argument("--rows", required=True, help="JSON lines, appended to (a rerun resumes)")
+    ap.add_argument("--bank", default=None, help="the bank of ace_bank")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--max-clips", type=int, default=3, help="held-out clips per video, at most")
+    ap.add_argument("--table", default=None, help="write the table (markdown) here")
+    ap.add_argument("--shard", default="0/1", help="I/N: this process computes every N-th missing result from "
+                    "the I-th (N processes on one ROWS file)")
+    ap.add_argument("--summary-only", action="store_true", help="only summarise the rows there are")
+    args = ap.parse_args(argv)
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if "ace_bank" in names and not args.bank:
+        ap.error("ace_bank needs --bank")
+    rows_path = Path(args.rows)
+    if args.summary_only:
+        rows = read_rows(rows_path)
+    else:
+        clf = models.load(args.model)
+        explainers = {"none": Explainer(clf, None)}
+        explainers["bank"] = Explainer(clf, banks.load(args.bank)) if args.bank else explainers["none"]
+        i, n = (int(x) for x in args.shard.split("/"))
+        rows = run(explainers, Path(args.realset), rows_path, names, args.max_clips, shard=(i, n))
+    text = table(summarise(rows, names))
+    print(text)
+    if args.table:
+        Path(args.table).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The real-set comparison's bookkeeping: clips one per video in turn, intervals over videos, common clips."""
+
+import json
+
+import numpy as np
+
+from ace3d.evaluation import real_compare as rc
+
+
+def test_heldout_clips_take_one_per_video_in_turn(tmp_path):
+    files = [{"file": f"heldout/clips/{v}_{k}.mp4", "video": v, "part": "heldout", "classes": []}
+             for v, n in (("a", 3), ("b", 1), ("c", 2)) for k in range(n)]
+    files.append({"file": "build/x/a_0.mp4", "video": "a", "part": "build", "classes": []})
+    (tmp_path / "index.json").write_text(json.dumps({"files": files}))
+    got = [c["file"].split("/")[-1] for c in rc.heldout_clips(tmp_path, 2)]
+    assert got == ["a_0.mp4", "b_0.mp4", "c_0.mp4", "a_1.mp4", "c_1.mp4"]
+
+
+def test_bootstrap_interval_is_over_videos():
+    same = rc.bootstrap({"a": [1.0, 1.0], "b": [1.0]})
+    assert same == (1.0, 1.0, 1.0)
+    # one video far off: its weight in resamples varies, so the interval is wide and holds the mean
+    mean, lo, hi = rc.bootstrap({"a": [0.0] * 5, "b": [0.0] * 5, "c": [1.0] * 5})
+    assert lo <= mean <= hi and hi - lo > 0.3 and np.isclose(mean, 1 / 3)
+
+
+def test_summary_uses_only_clips_every_method_has():
+    def row(clip, video, method, d):
+        return {"clip": clip, "video": video, "method": method, "deletion": d, "deletion_blur": d, "insertion": d,
+                "drop_top": d, "drop_random": None, "regions": 1, "seconds": 1.0}
+
+    rows = [row("c1", "a", "m1", 0.1), row("c1", "a", "m2", 0.2), row("c2", "b", "m1", 0.9)]
+    s = rc.summarise(rows, ["m1", "m2"])
+    assert s["clips"] == 1 and s["videos"] == 1
+    assert s["methods"]["m1"]["deletion"][0] == 0.1 and s["methods"]["m2"]["drop_random"] is None
+    assert "n/a" in rc.table(s)

@@ -45,7 +45,7 @@ def test_explanation_message(tiny_model, tiny_bank, synth_dir):
     imps = [c.importance for c in clip.concepts]
     assert imps == sorted(imps, reverse=True)
     heat, cmap = from_volume(clip.heatmap), from_volume(clip.concept_map)
-    assert heat.dtype == np.float16 and heat.shape == (16, 32, 32) and cmap.shape == (16, 32, 32)
+    assert heat.dtype == np.float16 and heat.shape == cmap.shape == tuple(tiny_model.clip_shape)
     assert cmap.max() <= len(clip.concepts)
     r = results[0]
     # the reported scores are the model's own outputs on the unchanged and perturbed clips

@@ -54,13 +54,20 @@ def _names(methods: str | None, default: tuple[str, ...] = ()) -> list[str]:
     return methods.split(",") if methods else list(default)
 
 
+def method(name: str, ex):
+    """The comparison method `name` built from the explainer's parts (engine, bank, SLIC, removal)."""
+    from ace3d.evaluation import methods
+
+    return methods.build(name, ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal)
+
+
 def sanity_checks(args, ex) -> dict:
     """`--sanity` (evaluation/sanity.py)."""
     from ace3d.evaluation import sanity
 
     seeds = tuple(int(s) for s in args.seeds.split(","))
-    res = sanity.run(ex, args.data, _names(args.methods, sanity.DEFAULT_METHODS), per_class=args.limit or 5,
-                     bank_data=args.bank_data, seeds=seeds)
+    res = sanity.run(ex.engine, args.data, _names(args.methods, sanity.DEFAULT_METHODS), bank=ex.bank,
+                     per_class=args.limit or 5, bank_data=args.bank_data, seeds=seeds)
     print(sanity.table(res))
     return res
 
@@ -68,14 +75,14 @@ def sanity_checks(args, ex) -> dict:
 def shortcut_benchmark(args, ex) -> dict:
     """`--shortcut CLASS` (evaluation/shortcut.py), with `--control` also on a model trained without the cue."""
     from ace3d import models
-    from ace3d.evaluation import methods, shortcut
+    from ace3d.evaluation import shortcut
     from ace3d.method.bank import load, path_for
     from ace3d.method.explainer import Explainer
 
     names = _names(args.methods, shortcut.DEFAULT_METHODS)
 
     def on(e) -> dict:
-        return shortcut.evaluate_shortcut(e.engine, {n: methods.build(n, e) for n in names}, args.data,
+        return shortcut.evaluate_shortcut(e.engine, {n: method(n, e) for n in names}, args.data,
                                           args.without_cue, args.shortcut, limit=args.limit, bank=e.bank)
 
     res = {"cue_model": on(ex)}
@@ -91,7 +98,8 @@ def methods_on_videos(args, ex) -> dict:
     """`--videos FILE... --methods a,b`: several methods on the same clips of real videos."""
     from ace3d.evaluation.real_video import compare_methods, methods_table
 
-    res = compare_methods(ex, args.videos, _names(args.methods), max_clips=args.max_clips)
+    res = compare_methods(ex.engine, args.videos, _names(args.methods), bank=ex.bank, removal=ex.removal,
+                          max_clips=args.max_clips)
     print(methods_table(res))
     return res
 
@@ -100,7 +108,7 @@ def on_videos(args, ex) -> dict:
     """`--videos FILE...`: real videos, no ground truth (top against random concept, curves)."""
     from ace3d.evaluation.real_video import evaluate_videos, plot
 
-    res = evaluate_videos(ex, args.videos, max_clips=args.max_clips)
+    res = evaluate_videos(ex.engine, args.videos, bank=ex.bank, removal=ex.removal, max_clips=args.max_clips)
     if args.figure:
         print(f"wrote {plot(res, args.figure)}")
     return res
@@ -108,10 +116,9 @@ def on_videos(args, ex) -> dict:
 
 def methods_on_data(args, ex) -> dict:
     """`--data DIR --methods a,b`: several methods side by side on the same clips, one table."""
-    from ace3d.evaluation import methods
     from ace3d.evaluation.faithfulness import evaluate, table
 
-    res = {name: evaluate(ex.engine, methods.build(name, ex), args.data, limit=args.limit)
+    res = {name: evaluate(ex.engine, method(name, ex), args.data, limit=args.limit)
            for name in _names(args.methods)}
     print(table(res))
     return res
@@ -120,9 +127,8 @@ def methods_on_data(args, ex) -> dict:
 def on_data(args, ex) -> dict:
     """`--data DIR`: 3D ACE's faithfulness and localisation against the ground truth."""
     from ace3d.evaluation.faithfulness import evaluate
-    from ace3d.evaluation.methods import AceMethod
 
-    return evaluate(ex.engine, AceMethod(ex), args.data, limit=args.limit)
+    return evaluate(ex.engine, method("ace", ex), args.data, limit=args.limit)
 
 
 Evaluation = Callable[[argparse.Namespace, object], dict]

@@ -25,12 +25,13 @@ def run(args) -> None:
     from ace3d import report, wire
     from ace3d.method import video
     from ace3d.method.explainer import Request
+    from ace3d.serving import messages
 
     ex = explainer(args)
     req = ex.resolve(Request(target_class=args.target, top_k=args.top_k, max_concepts=args.max_concepts,
                              max_clips=args.max_clips))  # an unknown class fails before any work
     v = video.read_file(args.video, video.limits_for(ex.clf.clip_shape))
-    exp, _ = ex.explain(v, req)
+    exp = messages.explanation(ex.explain(v, req))
     print(report.table(exp))
     if args.json:
         report.write_text(args.json, wire.to_json(exp))

@@ -69,5 +69,5 @@ def _video_page(args) -> None:
     ex = explainer(args)
     req = ex.resolve(Request(target_class=args.target, top_k=args.top_k, max_clips=args.max_clips))
     v = video.read_file(args.video, video.limits_for(ex.clf.clip_shape))
-    exp, results, rankings = explanation_page.explain(ex, v, req, names)
-    report.write_text(args.out, explanation_page.render(exp, results, rankings, source=Path(args.video).name))
+    exp, rankings = explanation_page.explain(ex, v, req, names)
+    report.write_text(args.out, explanation_page.render(exp, rankings, source=Path(args.video).name))

@@ -30,6 +30,7 @@ from ace3d.evaluation.methods.over_segments import labels_near
 from ace3d.evaluation.metrics import deletion_auc
 from ace3d.jobs.synth import default_video_bytes, generate
 from ace3d.method.explainer import Explainer, Request
+from ace3d.method.stages import Stage
 from ace3d.method.supervoxels import SlicParams, boundary_recall, segment, undersegmentation_error
 from ace3d.method.video import decode, limits_for, read_file
 
@@ -61,12 +62,13 @@ def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
     limits = limits_for(explainer.clf.clip_shape)
     video = decode(data, limits)
     request = Request(target_class=target_class)
-    first, first_res = explainer.explain(video, request)  # warm-up: first-call allocations are not the steady state
-    clip, target, clf = explainer.clips(video, Request())[0], first.target_index, explainer.clf
+    first = explainer.explain(video, request)  # warm-up: first-call allocations are not the steady state
+    clip, target, clf, engine = explainer.clips(video, Request())[0], first.target, explainer.clf, explainer.engine
     regions = segment(clip.frames, explainer.slic, clf.device) if compare else None
-    baselines = {name: methods.build(name, explainer) for name in BASELINES} if compare else {}
-    stage_names = ("classify", "supervoxels", "features", "importance")
-    stages: dict[str, list[float]] = {"decode": [], **{k: [] for k in stage_names}}
+    baselines = {name: methods.build(name, engine, bank=explainer.bank, slic=explainer.slic)
+                 for name in BASELINES} if compare else {}
+    stage_names = (Stage.CLASSIFY, Stage.SUPERVOXELS, Stage.FEATURES, Stage.IMPORTANCE)
+    stages: dict[str, list[float]] = {Stage.DECODE: [], **{k: [] for k in stage_names}}
     classify, explain = [], []
     times: dict[str, list[float]] = {name: [] for name in baselines}
     last: dict[str, methods.Attribution] = {}
@@ -76,7 +78,7 @@ def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
         for _ in range(spread.count(i)):
             for name, method in baselines.items():
                 t0 = time.perf_counter()
-                last[name] = method.attribute(clip, target, regions=regions)
+                last[name] = method.attribute(clip, target, regions=regions if method.takes_regions else None)
                 times[name].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         decode(data, limits)
@@ -85,10 +87,10 @@ def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
         explainer.explain(video, Request(classify_only=True))
         classify.append(time.perf_counter() - t1)
         t2 = time.perf_counter()
-        exp, _ = explainer.explain(video, request)
+        exp = explainer.explain(video, request)
         explain.append(time.perf_counter() - t2)
         for name in stage_names:
-            stages[name].append(exp.timings_ms.get(name, 0.0) / 1000)
+            stages[name].append(exp.timings.get(name, 0.0))
     out: dict = {"classify_only": _median_p90(classify), "explain": _median_p90(explain),
                  "explain_stages": {k: _median_p90(v) for k, v in stages.items()},
                  "target_class": first.target_class}
@@ -96,8 +98,8 @@ def speed(explainer: Explainer, repeats: int = 5, baseline_repeats: int = 3, see
     if not last:  # no baseline ran: compare off, or baseline_repeats 0
         return out
     out["deletion_auc_this_clip"] = {
-        "explain": deletion_auc(clf, clip.frames, first_res[0].masks, target, explainer.batch_size),
-        **{name: deletion_auc(clf, clip.frames, a.masks, target, explainer.batch_size) for name, a in last.items()}}
+        "explain": deletion_auc(engine, clip.frames, first.explained[0].masks, target),
+        **{name: deletion_auc(engine, clip.frames, a.masks, target) for name, a in last.items()}}
     ref, cap = last["reference"], last["captum_feature_ablation"]
     out["reference"] = {**_median_p90(times["reference"]), "forwards": ref.forwards,
                         "clips_evaluated": ref.clips_evaluated}
@@ -135,16 +137,15 @@ def faithfulness(explainer: Explainer, data: str | Path, limit: int = 10, progre
     FeatureAblation on the explanation's own supervoxels, over correctly classified test videos; plus the two
     SLICs' agreement."""
     reference_slic = dataclasses.replace(explainer.slic, method="skimage", iterations=10)
-    sk = Explainer(explainer.clf, explainer.bank, slic=reference_slic, removal=explainer.removal,
-                   batch_size=explainer.batch_size)
-    ace, ace_sk = methods.AceMethod(explainer), methods.AceMethod(sk)
-    captum = methods.build("captum_feature_ablation", explainer)
+    engine, bank = explainer.engine, explainer.bank
+    ace = methods.build("ace", engine, bank=bank, slic=explainer.slic, removal=explainer.removal)
+    ace_sk = methods.build("ace", engine, bank=bank, slic=reference_slic, removal=explainer.removal)
+    captum = methods.build("captum_feature_ablation", engine, bank=bank, slic=explainer.slic)
     classes = [c for c in explainer.clf.class_names if (Path(data) / c).is_dir()]
     videos = [(explainer.clf.class_names.index(c), p) for c, ps in list_videos(data, classes).items()
               for p in ps[:limit]]
     auc: dict[str, list[float]] = {"explain": [], "explain_skimage_slic": [], "captum_feature_ablation": []}
     recall, ue_torch, ue_skimage = [], [], []
-    clf = explainer.clf
     for label, path in tqdm(videos, desc="deletion AUC", disable=not progress):
         clip = explainer.clips(read_file(path), Request())[0]
         _, logits = explainer.classify([clip])
@@ -152,13 +153,13 @@ def faithfulness(explainer: Explainer, data: str | Path, limit: int = 10, progre
             continue
         a = ace.attribute(clip, label)
         frames, sv = clip.frames, a.detail.supervoxels
-        auc["explain"].append(deletion_auc(clf, frames, a.masks, label))
+        auc["explain"].append(deletion_auc(engine, frames, a.masks, label))
         a_sk = ace_sk.attribute(clip, label)
-        auc["explain_skimage_slic"].append(deletion_auc(clf, frames, a_sk.masks, label))
+        auc["explain_skimage_slic"].append(deletion_auc(engine, frames, a_sk.masks, label))
         cap = captum.attribute(clip, label, regions=sv)  # segmented once, by the explanation itself
-        auc["captum_feature_ablation"].append(deletion_auc(clf, frames, cap.masks, label))
+        auc["captum_feature_ablation"].append(deletion_auc(engine, frames, cap.masks, label))
         labels = labels_near(sv, explainer.slic.n_segments)
-        ref_labels = labels_near(a_sk.detail.supervoxels, sk.slic.n_segments)
+        ref_labels = labels_near(a_sk.detail.supervoxels, reference_slic.n_segments)
         recall.append(boundary_recall(ref_labels, labels))
         mp = mask_path(Path(path))
         if mp.exists():

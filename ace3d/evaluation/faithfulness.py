@@ -84,7 +84,7 @@ def evaluate(engine: ForwardEngine, method: ExplanationMethod, data: str | Path,
             hits += 1
             correct.append((clip.frames, a.masks, label))
             if len(a.masks):
-                for k, v in ranking_aucs(engine.clf, clip.frames, a.masks, target).items():
+                for k, v in ranking_aucs(engine, clip.frames, a.masks, target).items():
                     aucs[k].append(v)
             mp = mask_path(p)
             if mp.exists():

@@ -2,7 +2,8 @@
 their areas, and the flip and insertion rates `ace3d evaluate` reports. Curves run over the share of the
 clip's voxels removed (or kept), so methods whose regions differ in number and size compare on one axis; with
 `fill="blur"` the regions are replaced by a blur of the clip instead of the project's fill (ROAD's point: a
-score that the removal operator's own artefacts carry is not the explanation's)."""
+score that the removal operator's own artefacts carry is not the explanation's). Every function takes the
+forward engine (float32 forwards, in chunks of its batch size, counted)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ import numpy as np
 import torch
 
 from ace3d.method.removal import blur_removed, remove
-from ace3d.models.classifier import Classifier
 from ace3d.models.engine import ForwardEngine, model_input
 
 FILLS = {"mean": remove, "blur": blur_removed}  # removal operators by name (metrics only)
 
 
-def _curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int, batch_size: int,
-           keep: bool, fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+def _curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int, keep: bool,
+           fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """Target probability over the cumulative unions of the ranked regions: removed (deletion) or the only part
     kept (insertion, `keep`). x is the unions' share of the clip's voxels; the last point is x = 1."""
     shape = tuple(frames.shape[:3])
@@ -29,40 +29,40 @@ def _curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target
         steps.append(torch.ones(shape, dtype=torch.bool))
     unions = torch.stack(steps)
     x = unions.flatten(1).float().mean(1).numpy().astype(np.float64)
-    probs = []
+    probs, batch_size = [], engine.batch_size
     with torch.inference_mode():
         for i in range(0, len(unions), batch_size):  # remove() per chunk: K full clips never sit in memory
             chunk = unions[i:i + batch_size]
-            logits = clf.logits(model_input(clf, FILLS[fill](frames, ~chunk if keep else chunk)))
+            logits = engine.forward(model_input(engine.clf, FILLS[fill](frames, ~chunk if keep else chunk)))
             probs.append(logits.float().softmax(1)[:, target].cpu())
     return x, torch.cat(probs).numpy().astype(np.float64)
 
 
-def deletion_curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                   batch_size: int = 16, fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+def deletion_curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                   fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """Target softmax probability as the ranked regions are removed cumulatively (`removal.remove`).
 
     x is the fraction of the clip's voxels removed so far (not the number of regions), so methods with
     different region counts and sizes compare on one axis. Point 0 is the unchanged clip; the last point
     is x = 1 (everything removed), added when the regions do not already cover the clip."""
-    return _curve(clf, frames, masks_ranked, target, batch_size, keep=False, fill=fill)
+    return _curve(engine, frames, masks_ranked, target, keep=False, fill=fill)
 
 
-def deletion_auc(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                 batch_size: int = 16, fill: str = "mean") -> float:
+def deletion_auc(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                 fill: str = "mean") -> float:
     """Area under the deletion curve over x in [0, 1]: lower is more faithful (the prediction collapses
     after little of the clip is removed)."""
-    x, y = deletion_curve(clf, frames, masks_ranked, target, batch_size, fill)
+    x, y = deletion_curve(engine, frames, masks_ranked, target, fill)
     return float(np.trapezoid(y, x))
 
 
-def ranking_aucs(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                 batch_size: int = 16) -> dict[str, float]:
+def ranking_aucs(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray,
+                 target: int) -> dict[str, float]:
     """The three areas `ace3d evaluate` reports for a ranking: deletion with the project's fill and with a blur,
     and insertion with the project's fill."""
-    return {"deletion": deletion_auc(clf, frames, masks_ranked, target, batch_size),
-            "deletion_blur": deletion_auc(clf, frames, masks_ranked, target, batch_size, "blur"),
-            "insertion": insertion_auc(clf, frames, masks_ranked, target, batch_size)}
+    return {"deletion": deletion_auc(engine, frames, masks_ranked, target),
+            "deletion_blur": deletion_auc(engine, frames, masks_ranked, target, "blur"),
+            "insertion": insertion_auc(engine, frames, masks_ranked, target)}
 
 
 def dilated(mask: np.ndarray, rim: int) -> np.ndarray:
@@ -77,10 +77,10 @@ def peak_inside(heatmap: np.ndarray, mask: np.ndarray, rim: int) -> bool:
     return bool(dilated(mask, rim)[np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)])
 
 
-def insertion_auc(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                  batch_size: int = 16, fill: str = "mean") -> float:
+def insertion_auc(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                  fill: str = "mean") -> float:
     """Area under the insertion curve over x in [0, 1]: higher is more faithful."""
-    x, y = insertion_curve(clf, frames, masks_ranked, target, batch_size, fill)
+    x, y = insertion_curve(engine, frames, masks_ranked, target, fill)
     return float(np.trapezoid(y, x))
 
 
@@ -111,9 +111,9 @@ def insertion_accuracy(engine: ForwardEngine, items: list[tuple[np.ndarray, np.n
     return hits / len(items)
 
 
-def insertion_curve(clf: Classifier, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                    batch_size: int = 16, fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+def insertion_curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                    fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """Target softmax probability as the ranked regions are put back into an emptied clip, most important
     first (everything else removed by `removal.remove`). x is the fraction of voxels kept; higher area is more
     faithful (the prediction returns after little of the clip is back)."""
-    return _curve(clf, frames, masks_ranked, target, batch_size, keep=True, fill=fill)
+    return _curve(engine, frames, masks_ranked, target, keep=True, fill=fill)

@@ -25,7 +25,7 @@ from ace3d.evaluation.metrics import ranking_aucs
 from ace3d.evaluation.real_video import similar_size
 from ace3d.method.removal import remove
 from ace3d.method.video import limits_for, make_clips, read_file
-from ace3d.models.engine import model_input
+from ace3d.models.engine import ForwardEngine, model_input
 
 METHODS = ("ace_bank", "ace", "grad_cam", "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
 MEASURES = (("deletion", "deletion AUC, project's fill (lower: better)"),
@@ -49,14 +49,15 @@ def heldout_clips(realset: Path, max_per_video: int) -> list[dict]:
     return out
 
 
-def drops(clf, frames: np.ndarray, masks: np.ndarray, target: int, rng: np.random.Generator) -> dict:
+def drops(engine: ForwardEngine, frames: np.ndarray, masks: np.ndarray, target: int,
+          rng: np.random.Generator) -> dict:
     """P(target) unchanged, with the top region removed, and with a random region of similar size removed."""
     sizes = masks.reshape(len(masks), -1).sum(1).astype(np.float64)
     j = similar_size(sizes, rng)
     picks = [0] + ([j] if j is not None else [])
     removed = remove(frames, torch.from_numpy(np.concatenate([np.zeros_like(masks[:1]), masks[picks]])))
     with torch.inference_mode():
-        p = clf.logits(model_input(clf, removed)).float().softmax(1)[:, target].cpu().numpy()
+        p = engine.forward(model_input(engine.clf, removed)).float().softmax(1)[:, target].cpu().numpy()
     return {"p": float(p[0]), "drop_top": float(p[0] - p[1]),
             "drop_random": float(p[0] - p[2]) if j is not None else None,
             "top_coverage": float(sizes[0] / masks[0].size)}
@@ -81,7 +82,8 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                           clf.frame_rate)[0]
         if name not in built:
             ex = explainers["bank"] if name == "ace_bank" else explainers["none"]
-            built[name] = methods.build("ace" if name == "ace_bank" else name, ex)
+            built[name] = methods.build("ace" if name == "ace_bank" else name, ex.engine, bank=ex.bank, slic=ex.slic,
+                                        removal=ex.removal)
         target = int(explainers["none"].engine.classify([clip.frames])[1][0].argmax())
         t0 = time.perf_counter()
         a = built[name].attribute(clip, target)
@@ -89,8 +91,9 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                "target": clf.class_names[target], "seconds": a.seconds, "regions": len(a.masks),
                "source": getattr(a.detail, "source", None)}
         if len(a.masks):
-            row.update(ranking_aucs(clf, clip.frames, a.masks, target, explainers["none"].batch_size))
-            row.update(drops(clf, clip.frames, a.masks, target, np.random.default_rng([seed, i])))
+            engine = explainers["none"].engine
+            row.update(ranking_aucs(engine, clip.frames, a.masks, target))
+            row.update(drops(engine, clip.frames, a.masks, target, np.random.default_rng([seed, i])))
         with open(rows_path, "a") as f:
             f.write(json.dumps(row) + "\n")
         print(f"[{i + 1}/{len(todo)}] {c['file']} {name}: {time.perf_counter() - t0:.0f} s", flush=True)

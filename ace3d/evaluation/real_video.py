@@ -13,9 +13,11 @@ import torch
 from tqdm import tqdm
 
 from ace3d.evaluation.metrics import deletion_curve, insertion_curve, ranking_aucs
+from ace3d.method.bank import ConceptBank
 from ace3d.method.explainer import Explainer, Request
 from ace3d.method.removal import remove
 from ace3d.method.video import limits_for, make_clips, read_file
+from ace3d.models.engine import ForwardEngine
 
 GRID = np.linspace(0.0, 1.0, 21)  # the common x of the averaged curves
 
@@ -32,28 +34,29 @@ def similar_size(sizes: np.ndarray, rng: np.random.Generator) -> int | None:
     return int(others[np.argmin(np.abs(np.log(sizes[others] / sizes[0])))])
 
 
-def evaluate_videos(explainer: Explainer, videos: list[str | Path], max_clips: int = 4, seed: int = 0,
-                    progress: bool = True) -> dict:
-    """The measures above over up to `max_clips` clips of each video."""
+def evaluate_videos(engine: ForwardEngine, videos: list[str | Path], bank: ConceptBank | None = None,
+                    removal: str = "input", max_clips: int = 4, seed: int = 0, progress: bool = True) -> dict:
+    """The measures above over up to `max_clips` clips of each video, explained with `bank` (`removal`)."""
     rng = np.random.default_rng(seed)
-    clf, engine = explainer.clf, explainer.engine
+    clf = engine.clf
+    explainer = Explainer(clf, bank, removal=removal, engine=engine)
     rows, deletion, insertion = [], [], []
     for path in tqdm(videos, desc="real videos", disable=not progress):
         video = read_file(path, limits_for(clf.clip_shape))
-        exp, results = explainer.explain(video, Request(max_clips=max_clips))
-        target = exp.target_index
-        for r in results:
+        exp = explainer.explain(video, Request(max_clips=max_clips))
+        target = exp.target
+        for r in exp.explained:
             if not len(r.masks):
                 continue
             sizes = r.masks.reshape(len(r.masks), -1).sum(1).astype(np.float64)
             j = similar_size(sizes, rng)
-            xd, yd = deletion_curve(clf, r.clip.frames, r.masks, target, explainer.batch_size)
+            xd, yd = deletion_curve(engine, r.clip.frames, r.masks, target)
             p0, p_top = float(yd[0]), float(yd[1])  # the unchanged clip, then the top concept removed
             p_rand = float("nan")
             if j is not None:
                 removed = remove(r.clip.frames, torch.from_numpy(r.masks[j:j + 1]))
                 p_rand = float(engine.logits(removed).softmax(1)[0, target])
-            xi, yi = insertion_curve(clf, r.clip.frames, r.masks, target, explainer.batch_size)
+            xi, yi = insertion_curve(engine, r.clip.frames, r.masks, target)
             deletion.append(np.interp(GRID, xd, yd))
             insertion.append(np.interp(GRID, xi, yi))
             rows.append({"video": Path(path).name, "clip": r.clip.index, "target": exp.target_class,
@@ -81,28 +84,29 @@ def evaluate_videos(explainer: Explainer, videos: list[str | Path], max_clips: i
     return out
 
 
-def compare_methods(explainer: Explainer, videos: list[str | Path], method_names: list[str], max_clips: int = 1,
+def compare_methods(engine: ForwardEngine, videos: list[str | Path], method_names: list[str],
+                    bank: ConceptBank | None = None, removal: str = "input", max_clips: int = 1,
                     progress: bool = True) -> dict:
     """Each method on the same clips of real videos (no ground truth): deletion AUC with the project's fill
     and with a blur, insertion AUC, and seconds per explanation, for the model's predicted class."""
     from ace3d.evaluation import methods
 
-    clf = explainer.clf
+    clf = engine.clf
     clips = []
     for path in videos:
         video = read_file(path, limits_for(clf.clip_shape))
         clips += make_clips(video, clf.clip_shape, max_clips=max_clips, frame_rate=clf.frame_rate)
-    targets = [int(explainer.engine.classify([c.frames])[1][0].argmax()) for c in clips]
+    targets = [int(engine.classify([c.frames])[1][0].argmax()) for c in clips]
     out: dict = {"model": clf.name, "videos": [Path(v).name for v in videos], "clips": len(clips), "methods": {}}
     for name in method_names:
-        method = methods.build(name, explainer)
+        method = methods.build(name, engine, bank=bank, removal=removal)
         rows = {"deletion": [], "deletion_blur": [], "insertion": [], "seconds": [], "regions": []}
         for clip, t in tqdm(list(zip(clips, targets, strict=True)), desc=name, disable=not progress):
             a = method.attribute(clip, t)
             rows["seconds"].append(a.seconds)
             rows["regions"].append(len(a.masks))
             if len(a.masks):
-                for k, v in ranking_aucs(clf, clip.frames, a.masks, t, explainer.batch_size).items():
+                for k, v in ranking_aucs(engine, clip.frames, a.masks, t).items():
                     rows[k].append(v)
         out["methods"][name] = {k: float(np.mean(v)) if v else float("nan") for k, v in rows.items()}
     return out

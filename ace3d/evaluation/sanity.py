@@ -30,7 +30,7 @@ from ace3d.method.removal import remove
 from ace3d.method.supervoxels import Supervoxels, segment
 from ace3d.method.video import Clip, make_clips, read_file
 from ace3d.models.classifier import Classifier
-from ace3d.models.engine import model_input
+from ace3d.models.engine import ForwardEngine, model_input
 
 DEFAULT_METHODS = ("ace", "grad_cam", "integrated_gradients")  # `evaluate --sanity` without --methods
 MATCH = 0.9  # cosine similarity above which two banks' concepts count as the same concept
@@ -69,21 +69,20 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def cascade(clf: Classifier, build_method, clips: list[Clip], seed: int = 0, progress: bool = True) -> list[dict]:
+def cascade(engine: ForwardEngine, build_method, clips: list[Clip], seed: int = 0,
+            progress: bool = True) -> list[dict]:
     """Per cascade step: the stages randomised so far and the mean rank correlation of each clip's heatmap
-    with the trained model's. `build_method(clf) -> ExplanationMethod`; each explains the trained model's
+    with the trained model's. `build_method(engine) -> ExplanationMethod`; each explains the trained model's
     predicted class, so the change measured is the explanation's, not the target's."""
-    method = build_method(clf)
+    method, clf = build_method(engine), engine.clf
     targets, reference = [], []
     for clip in clips:
-        with torch.inference_mode():
-            t = int(clf.logits(model_input(clf, clip.frames))[0].argmax())
-        targets.append(t)
-        reference.append(method.attribute(clip, t).heatmap)
+        targets.append(predicted(engine, clip.frames))
+        reference.append(method.attribute(clip, targets[-1]).heatmap)
     steps, done = [], []
     for name in tqdm(parametric_stages(clf), desc="randomise stages", disable=not progress):
         done.append(name)
-        method = build_method(randomised(clf, done, seed))
+        method = build_method(ForwardEngine(randomised(clf, done, seed), engine.batch_size, engine.precision))
         corr = [rank_correlation(ref, method.attribute(c, t).heatmap)
                 for c, t, ref in zip(clips, targets, reference, strict=True)]
         steps.append({"randomised": list(done), "spearman_mean": float(np.mean(corr)),
@@ -101,30 +100,37 @@ def random_twin(supervoxels: Supervoxels, size: int, rng: np.random.Generator) -
     return np.isin(labels, ids[order[:n]])
 
 
-def _drop_and_flip(clf: Classifier, frames: np.ndarray, masks: list[np.ndarray],
+def predicted(engine: ForwardEngine, frames: np.ndarray) -> int:
+    """The class the model predicts for one clip (one float32 forward)."""
+    with torch.inference_mode():
+        return int(engine.forward(model_input(engine.clf, frames))[0].argmax())
+
+
+def _drop_and_flip(engine: ForwardEngine, frames: np.ndarray, masks: list[np.ndarray],
                    target: int) -> list[tuple[float, bool]]:
     """For each mask: the target probability's fall when it is removed, and whether the call changes."""
+    clf = engine.clf
     with torch.inference_mode():
-        base = clf.logits(model_input(clf, frames)).float().softmax(1)[0]
+        base = engine.forward(model_input(clf, frames)).float().softmax(1)[0]
         x = remove(frames, torch.from_numpy(np.stack(masks)))
-        probs = clf.logits(model_input(clf, x)).float().softmax(1)
+        probs = engine.forward(model_input(clf, x)).float().softmax(1)
     return [(float(base[target] - p[target]), int(p.argmax()) != int(base.argmax())) for p in probs]
 
 
-def random_concepts(clf: Classifier, ace: ExplanationMethod, clips: list[Clip], seed: int = 0,
-                    progress: bool = True) -> dict:
-    """The explanation's top concept against a random same-size group of supervoxels, per clip."""
+def random_concepts(ace: ExplanationMethod, clips: list[Clip], seed: int = 0, progress: bool = True) -> dict:
+    """The explanation's top concept against a random same-size group of supervoxels, per clip (forwards
+    through the method's engine)."""
     rng = np.random.default_rng(seed)
     top, twin = [], []
+    engine = ace.engine
     for clip in tqdm(clips, desc="random concepts", disable=not progress):
-        with torch.inference_mode():
-            t = int(clf.logits(model_input(clf, clip.frames))[0].argmax())
+        t = predicted(engine, clip.frames)
         a = ace.attribute(clip, t)
         if not len(a.masks):
             continue
-        sv = getattr(a.detail, "supervoxels", None) or segment(clip.frames, ace.explainer.slic, clf.device)
+        sv = getattr(a.detail, "supervoxels", None) or segment(clip.frames, ace.explainer.slic, engine.clf.device)
         r = random_twin(sv, int(a.masks[0].sum()), rng)
-        (d_top, f_top), (d_twin, f_twin) = _drop_and_flip(clf, clip.frames, [a.masks[0], r], t)
+        (d_top, f_top), (d_twin, f_twin) = _drop_and_flip(engine, clip.frames, [a.masks[0], r], t)
         top.append((d_top, f_top))
         twin.append((d_twin, f_twin))
     return {"clips": len(top),
@@ -191,26 +197,26 @@ def bank_params_like(bank: ConceptBank, seed: int):
                       seed=seed)
 
 
-def run(explainer, data: str | Path, method_names: list[str], per_class: int = 5, bank_data: str | Path | None = None,
-        seeds: tuple[int, ...] = (0, 1, 2), progress: bool = True) -> dict:
-    """Every sanity check for the explainer's model: the cascade for each method (the concept method without
-    a bank there: the bank belongs to the trained weights), random concepts against the explainer's own
-    concepts, and, given the bank's data, bank stability over `seeds`."""
+def run(engine: ForwardEngine, data: str | Path, method_names: list[str], bank: ConceptBank | None = None,
+        per_class: int = 5, bank_data: str | Path | None = None, seeds: tuple[int, ...] = (0, 1, 2),
+        progress: bool = True) -> dict:
+    """Every sanity check for the engine's model: the cascade for each method (the concept method without a
+    bank there: the bank belongs to the trained weights), random concepts against the bank's concepts, and,
+    given the bank's data, bank stability over `seeds`."""
     from ace3d.evaluation import methods
-    from ace3d.evaluation.methods import AceMethod
     from ace3d.jobs.build_bank import build
-    from ace3d.method.explainer import Explainer
 
-    clf = explainer.clf
+    clf = engine.clf
+    slic = bank.slic if bank is not None else None  # the explainer's recipe, for every method
     clips = sample_clips(clf, data, per_class)
     out: dict = {"clips": len(clips), "cascade": {}}
     for name in method_names:
-        def build_method(c: Classifier, name: str = name) -> ExplanationMethod:
-            return methods.build(name, Explainer(c, None, slic=explainer.slic))
-        out["cascade"][name] = cascade(clf, build_method, clips, progress=progress)
-    out["random_concepts"] = random_concepts(clf, AceMethod(explainer), clips, progress=progress)
-    if bank_data is not None and explainer.bank is not None:
-        banks = [build(clf, bank_data, classes=list(explainer.bank.meta["classes_built"]),
-                       params=bank_params_like(explainer.bank, s), progress=progress) for s in seeds]
+        def build_method(e: ForwardEngine, name: str = name) -> ExplanationMethod:
+            return methods.build(name, e, slic=slic)
+        out["cascade"][name] = cascade(engine, build_method, clips, progress=progress)
+    out["random_concepts"] = random_concepts(methods.build("ace", engine, bank=bank), clips, progress=progress)
+    if bank_data is not None and bank is not None:
+        banks = [build(clf, bank_data, classes=list(bank.meta["classes_built"]),
+                       params=bank_params_like(bank, s), progress=progress) for s in seeds]
         out["bank_stability"] = bank_stability(banks)
     return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ace3d.method import features as feats
 from ace3d.method.bank import ConceptBank
@@ -20,6 +19,7 @@ from ace3d.method.stills import cutout
 from ace3d.method.supervoxels import segment
 from ace3d.method.video import limits_for, make_clips, read_file
 from ace3d.models.classifier import Classifier
+from ace3d.models.engine import ForwardEngine
 
 SIZE = 40  # side of an example animation, pixels (the page scales it up)
 
@@ -38,23 +38,24 @@ def find_examples(clf: Classifier, bank: ConceptBank, data: str | Path, per_conc
     from ace3d.datasets import list_videos
 
     bank.check_model(clf)
+    engine = ForwardEngine(clf)
     built = [c for c in bank.class_names if len(bank.concepts_of(bank.class_names.index(c)))]
     found = list_videos(data)
     limits = limits_for(clf.clip_shape)
     out: dict[int, list[np.ndarray]] = {}
     for cname in built:
-        rows = bank.concepts_of(bank.class_names.index(cname))
-        centroids = torch.from_numpy(bank.centroid[rows])
-        seen = []  # (frames, supervoxels, distances N x R) of each video
+        target = bank.class_names.index(cname)
+        rows = bank.concepts_of(target)
+        seen = []  # (frames, supervoxels, distances N x R, nearest concept N) of each video
         for path in found.get(cname, [])[:videos_per_class]:
             clip = make_clips(read_file(path, limits), clf.clip_shape, frame_rate=clf.frame_rate)[0]
             sv = segment(clip.frames, bank.slic, clf.device)
             if len(sv):
-                f = torch.from_numpy(feats.extract(clf, clip.frames, sv, bank.feature_mode))
-                seen.append((clip.frames, sv, torch.cdist(f, centroids).numpy()))
+                f = feats.extract(engine, clip.frames, sv, bank.feature_mode)
+                seen.append((clip.frames, sv, bank.distances(f, target)[0], bank.assign(f, target)[0]))
         for j, row in enumerate(rows):
             # supervoxels that join this concept (nearest of the class's) first, then any, nearest its centre
-            cands = sorted(((d[i].argmin() != j, float(d[i, j]), v, i) for v, (_, _, d) in enumerate(seen)
+            cands = sorted(((near[i] != j, float(d[i, j]), v, i) for v, (_, _, d, near) in enumerate(seen)
                             for i in range(len(d))), key=lambda c: (c[0], c[1]))
             first, videos = [], set()  # distinct videos first
             for c in cands:

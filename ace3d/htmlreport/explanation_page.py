@@ -14,8 +14,11 @@ from ace3d.evaluation import metrics
 from ace3d.evaluation.methods import Attribution, build
 from ace3d.htmlreport import media
 from ace3d.htmlreport.page import document, esc, fmt_p, player, table
-from ace3d.method.explainer import ClipResult, Explainer, Request
+from ace3d.method.explainer import Explainer, Request
+from ace3d.method.results import VideoExplanation
 from ace3d.method.video import Video
+from ace3d.models.engine import ForwardEngine
+from ace3d.serving import messages
 from ace3d.v1 import explanation_pb2 as pb
 
 COLLAPSED = 0.8  # a top concept over this share of the clip localises nothing: flagged on the page
@@ -34,16 +37,15 @@ class Ranked:
     regions: int
 
 
-def rank(explainer: Explainer, name: str, frames: np.ndarray, masks: np.ndarray, heatmap: np.ndarray, target: int,
+def rank(engine: ForwardEngine, name: str, frames: np.ndarray, masks: np.ndarray, heatmap: np.ndarray, target: int,
          seconds: float, forwards: int | None) -> Ranked:
     """Deletion and insertion curves of a ranking of regions (metrics.py), in the order the method ranks them."""
-    clf, bs = explainer.clf, explainer.batch_size
-    return Ranked(name, heatmap, metrics.deletion_curve(clf, frames, masks, target, bs),
-                  metrics.insertion_curve(clf, frames, masks, target, bs), seconds, forwards, len(masks))
+    return Ranked(name, heatmap, metrics.deletion_curve(engine, frames, masks, target),
+                  metrics.insertion_curve(engine, frames, masks, target), seconds, forwards, len(masks))
 
 
-def from_attribution(explainer: Explainer, name: str, frames: np.ndarray, a: Attribution, target: int) -> Ranked:
-    return rank(explainer, name, frames, a.masks, display_heat(a.heatmap), target, a.seconds, a.forwards)
+def from_attribution(engine: ForwardEngine, name: str, frames: np.ndarray, a: Attribution, target: int) -> Ranked:
+    return rank(engine, name, frames, a.masks, display_heat(a.heatmap), target, a.seconds, a.forwards)
 
 
 def display_heat(heatmap: np.ndarray) -> np.ndarray:
@@ -55,21 +57,24 @@ def display_heat(heatmap: np.ndarray) -> np.ndarray:
 
 
 def explain(explainer: Explainer, video: Video, request: Request, methods: list[str]) \
-        -> tuple[pb.Explanation, list[ClipResult], list[list[Ranked]]]:
+        -> tuple[VideoExplanation, list[list[Ranked]]]:
     """Explain the video, then rank the same clips' regions with each comparison method (on the explanation's
-    own supervoxels, so region methods rank the same regions). Per clip: the explanation's ranking first."""
-    exp, results = explainer.explain(video, explainer.resolve(request))
-    target = exp.target_index
-    compared = [build(name, explainer) for name in methods]
+    own supervoxels where a method takes regions, so region methods rank the same regions). Per clip: the
+    explanation's ranking first."""
+    exp = explainer.explain(video, explainer.resolve(request))
+    target, engine = exp.target, explainer.engine
+    compared = [build(name, engine, bank=explainer.bank, slic=explainer.slic, removal=explainer.removal)
+                for name in methods]
     rankings = []
-    for r in results:
-        rows = [rank(explainer, "3D ACE (this explanation)", r.clip.frames, r.masks, r.heatmap, target,
+    for r in exp.explained:
+        rows = [rank(engine, "3D ACE (this explanation)", r.clip.frames, r.masks, r.heatmap, target,
                      sum(r.timings.values()), None)]
         for m in compared:
-            rows.append(from_attribution(explainer, m.name, r.clip.frames,
-                                         m.attribute(r.clip, target, regions=r.supervoxels), target))
+            regions = r.supervoxels if m.takes_regions else None
+            rows.append(from_attribution(engine, m.name, r.clip.frames,
+                                         m.attribute(r.clip, target, regions=regions), target))
         rankings.append(rows)
-    return exp, results, rankings
+    return exp, rankings
 
 
 def _scores(exp: pb.Explanation) -> str:
@@ -115,9 +120,9 @@ def _comparison(rows: list[Ranked]) -> str:
                   "seconds", "forwards"], body, cls="data comparison")
 
 
-def render(exp: pb.Explanation, results: list[ClipResult], rankings: list[list[Ranked]], source: str = "",
-           fps: float = 6.0) -> str:
-    """The whole explanation report as one HTML document."""
+def render(v: VideoExplanation, rankings: list[list[Ranked]], source: str = "", fps: float = 6.0) -> str:
+    """The whole explanation report as one HTML document (the answer as a client sees it, and its arrays)."""
+    exp, results = messages.explanation(v), v.explained
     predicted = exp.scores[0].name if exp.scores else "?"
     body = [f"<h1>Explanation of <code>{esc(source or 'a video')}</code></h1>",
             f'<p class="meta">model <code>{esc(exp.model_name)}</code> · bank <code>{esc(exp.bank_id or "none")}'

@@ -25,6 +25,7 @@ from ace3d.method.stills import THUMB, thumbnail
 from ace3d.method.supervoxels import segment
 from ace3d.method.video import make_clips, read_file
 from ace3d.models import Classifier
+from ace3d.models.engine import ForwardEngine
 
 RANDOM = -1  # the target of a random video: features only
 
@@ -59,19 +60,19 @@ def process_video(clf: Classifier, path: str | Path, target: int, params) -> Vid
     t1 = time.perf_counter()
     sv = segment(clip.frames, params.slic, device=clf.device)  # on a GPU node, SLIC runs there too
     t2 = time.perf_counter()
-    act = None
+    act, engine = None, ForwardEngine(clf)
     if params.feature_mode == "pooled" and target != RANDOM:  # one trunk forward for features and gradient
         with torch.no_grad():
-            act = clf.trunk(feats.clip_tensor(clf, clip.frames))
+            act = engine.trunk(feats.clip_tensor(clf, clip.frames))
             x = feats.pool(act, sv)
     else:
-        x = feats.extract(clf, clip.frames, sv, params.feature_mode)
+        x = feats.extract(engine, clip.frames, sv, params.feature_mode)
     t3 = time.perf_counter()
     sec.update(decode=t1 - t0, supervoxels=t2 - t1, features=t3 - t2)
     if target == RANDOM:
         return VideoResult(x, np.zeros(0, np.float32), np.zeros((0, THUMB, THUMB, 3), np.uint8), sec)
     grad = tcav.activation_gradient(clf, act, target) if act is not None else \
-        tcav.pooled_gradients(clf, [feats.clip_tensor(clf, clip.frames)], target)[0]
+        tcav.pooled_gradients(engine, [feats.clip_tensor(clf, clip.frames)], target)[0]
     t4 = time.perf_counter()
     thumbs = np.stack([thumbnail(clip.frames, sv.mask(i)) for i in range(len(sv))]) if len(sv) else \
         np.zeros((0, THUMB, THUMB, 3), np.uint8)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import torch
 
 from ace3d.errors import BankError
 from ace3d.files import write_bytes
@@ -69,6 +70,20 @@ class ConceptBank:
 
     def concepts_of(self, class_index: int) -> np.ndarray:
         return np.flatnonzero(self.class_index == class_index)
+
+    def distances(self, features: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Euclidean distance of each of N features (N x C) to each concept of the class: (N x R, the R rows)."""
+        rows = self.concepts_of(class_index)
+        return torch.cdist(torch.from_numpy(features), torch.from_numpy(self.centroid[rows])).numpy(), rows
+
+    def assign(self, features: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest concept of the class for each of N features: (index into rows per feature, the rows).
+        The one nearest-concept step: explanations, the reference pipeline and the bank's examples use it."""
+        rows = self.concepts_of(class_index)
+        if not len(rows):
+            raise ValueError(f"the bank has no concepts of class {class_index}")
+        d, rows = self.distances(features, class_index)
+        return d.argmin(1), rows
 
     def significant(self) -> np.ndarray:
         return self.p_corrected <= self.alpha

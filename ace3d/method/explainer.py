@@ -13,23 +13,23 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ace3d.method import features as feats
-from ace3d.method import messages
 from ace3d.method.bank import ConceptBank
 from ace3d.method.groups import MAX_GROUPS, clip_groups
 from ace3d.method.removal import fill_removed, remove_features
+from ace3d.method.results import ClassifiedClip, ClipResult, VideoExplanation
 from ace3d.method.slic_params import SlicParams
+from ace3d.method.stages import Stage
 from ace3d.method.supervoxels import Supervoxels, segment
 from ace3d.method.video import Clip, Video, make_clips
 from ace3d.models.classifier import Classifier
 from ace3d.models.engine import ForwardEngine, normalise
-from ace3d.v1 import explanation_pb2 as pb
 
 # How a concept is taken out: "input" in the clip (every forward is a full one); "bottleneck" in the concept
 # layer's activation, re-running only the later layers; "ranked": ranked at the bottleneck, with the self-check
@@ -50,36 +50,18 @@ class Request:
     target_index: int | None = None
 
 
-@dataclass
-class ClipResult:
-    """A clip's explanation as arrays, before it becomes a message (for evaluation and overlays)."""
-
-    clip: Clip
-    supervoxels: Supervoxels
-    concept_ids: list[int]  # bank rows (or, for source "clip", group numbers), most important first
-    importance: np.ndarray
-    masks: np.ndarray  # bool K x T x H x W, one per concept in `concept_ids`
-    heatmap: np.ndarray  # float32 T x H x W in [0, 1]
-    concept_map: np.ndarray  # T x H x W, v > 0: concept_ids[v - 1]
-    instance: float
-    top_removed: float
-    baseline: float
-    timings: dict[str, float] = field(default_factory=dict)
-    assigned: dict[int, int] = field(default_factory=dict)  # concept id -> supervoxels assigned to it
-    source: str = "bank"  # "clip": the concepts are groups of this clip's supervoxels (groups.py)
-    top_removed_logits: np.ndarray | None = None  # every class's logit with the top concept removed
-
-
 class Explainer:
-    """3D ACE for one model and its bank: `stream(video, request)` yields per-clip parts and the final
-    Explanation, `explain` returns the final one, `explain_clip` is the per-clip method on arrays.
+    """3D ACE for one model and its bank: `stream(video, request)` yields per-clip partial answers and the final
+    `VideoExplanation`, `explain` returns the final one, `explain_clip` is the per-clip method on arrays.
 
     The bank is checked against the model once, here, so a mismatched pair never serves. Without a bank, or
     for a target class the bank has no concepts for, the concepts are groups of the clip's own supervoxels."""
 
     def __init__(self, clf: Classifier, bank: ConceptBank | None, slic: SlicParams | None = None,
                  batch_size: int = 16, removal: str = "input", precision: str = "auto",
-                 max_groups: int = MAX_GROUPS) -> None:
+                 max_groups: int = MAX_GROUPS, engine: ForwardEngine | None = None) -> None:
+        """`engine`: an engine of `clf` to share (its batch size and precision then apply), so that every
+        forward of several users is counted in one place."""
         if bank is not None:
             bank.check_model(clf)
         if removal not in REMOVALS:
@@ -88,8 +70,9 @@ class Explainer:
         self.slic = slic or (bank.slic if bank is not None else SlicParams())
         self.removal = removal
         self.max_groups = max_groups
-        self.engine = ForwardEngine(clf, batch_size, precision)
-        self._centroids = torch.from_numpy(bank.centroid) if bank is not None else None
+        if engine is not None and engine.clf is not clf:
+            raise ValueError("the engine runs another classifier than the explainer's")
+        self.engine = engine or ForwardEngine(clf, batch_size, precision)
 
     @property
     def batch_size(self) -> int:
@@ -144,112 +127,130 @@ class Explainer:
 
     def explain_clip(self, clip: Clip, activation: torch.Tensor, instance_logits: torch.Tensor, target: int,
                      max_concepts: int = 0) -> ClipResult:
-        """The method on one clip: supervoxels, features, nearest concepts of `target`, importance by removal,
-        heatmap and concept map."""
-        timings: dict[str, float] = {}
+        """The method on one clip: supervoxels and their features, each joined to a concept of `target`,
+        importance by removal, heatmap and concept map, and the self-check scores."""
+        timings: dict[Stage, float] = {}
         t0 = time.perf_counter()
         sv = segment(clip.frames, self.slic, self.clf.device)
         t1 = time.perf_counter()
-        timings["supervoxels"] = t1 - t0
-        rows = self.bank.concepts_of(target) if self.bank is not None else np.zeros(0, np.int64)
-        if len(rows) and self.bank.feature_mode == "ace":
-            f = feats.ace(self.clf, clip.frames, sv, self.batch_size)
-        else:  # pooled bank features, and always for the clip's own groups
-            f = feats.pool(activation[None], sv)
+        timings[Stage.SUPERVOXELS] = t1 - t0
+        f = self.features(clip, activation, sv, target)
         t2 = time.perf_counter()
-        timings["features"] = t2 - t1
+        timings[Stage.FEATURES] = t2 - t1
         shape = tuple(clip.frames.shape[:3])
         instance = float(instance_logits[target])
         if len(sv) == 0:
-            timings["importance"] = 0.0  # nothing to remove: the stage ran and cost nothing
+            timings[Stage.IMPORTANCE] = 0.0  # nothing to remove: the stage ran and cost nothing
             empty = np.zeros(shape, np.float32)
             return ClipResult(clip=clip, supervoxels=sv, concept_ids=[], importance=np.zeros(0),
                               masks=np.zeros((0, *shape), bool), heatmap=empty, concept_map=np.zeros(shape, np.uint8),
                               instance=instance, top_removed=instance, baseline=instance, timings=timings)
-        source = "bank" if len(rows) else "clip"
-        if len(rows):  # each supervoxel joins the nearest concept of the target class
-            nearest = torch.cdist(torch.from_numpy(f), self._centroids[rows]).argmin(1).numpy()
-        else:  # no concept of this class: the clip's own groups, numbered by their k-means label
-            nearest, rows = clip_groups(f, self.max_groups), np.arange(self.max_groups)
+        nearest, rows, source = self.assign(f, target)
         present = sorted(set(nearest.tolist()))
         masks = sv.concept_masks([np.flatnonzero(nearest == k) for k in present])
-        mt = torch.from_numpy(masks)
-        all_logits, change = self.removed_logits(clip, activation, torch.cat([mt, mt.any(0, keepdim=True)]))
-        logits = all_logits[:, target].numpy()
-        importance = instance - logits[:-1]
+        logits, change = self.removed_logits(clip, activation, with_union(masks))
+        importance = instance - logits[:-1, target].numpy()
         order = np.argsort(-importance, kind="stable")
         if max_concepts:
             order = order[:max_concepts]
         ids = [int(rows[present[j]]) for j in order]
-        imp, masks = importance[order], masks[order]
         counts = {int(rows[present[j]]): int((nearest == present[j]).sum()) for j in order}
-        heat = np.zeros(shape, np.float32)
-        cmap = np.zeros(shape, np.uint16 if len(ids) > 255 else np.uint8)
-        change = change[torch.from_numpy(order.copy())].numpy()
-        for v in range(len(ids) - 1, -1, -1):  # most important written last, so it wins overlaps
-            # a concept's drop shared out over its voxels by how much removing it changed each one: the
-            # moving thing that removal took away, not the static background around it, carries the heat
-            total = float(change[v].sum())
-            if total > 0:
-                heat += max(float(imp[v]), 0.0) / total * change[v]
-            cmap[masks[v]] = v + 1
-        if heat.max() > 0:
-            heat /= heat.max()
-        top_removed, baseline = (float(logits[order[0]]) if len(order) else instance), float(logits[-1])
-        top_row = all_logits[order[0]].float().numpy() if len(order) else None
-        if self.removal == "ranked" and len(order):  # the self-check scores measured in the clip itself
-            check, _ = self.input_removed_logits(clip, torch.stack([mt[order[0]], mt.any(0)]))
-            top_removed, baseline = float(check[0, target]), float(check[1, target])
-            top_row = check[0].float().numpy()
-        timings["importance"] = time.perf_counter() - t2
-        return ClipResult(clip=clip, supervoxels=sv, concept_ids=ids, importance=imp, masks=masks, heatmap=heat,
-                          concept_map=cmap, instance=instance, top_removed=top_removed,
-                          baseline=baseline, timings=timings, assigned=counts,
+        heat, cmap = heatmap(importance[order], change[torch.from_numpy(order.copy())].numpy(), masks[order])
+        top_removed, baseline, top_row = self.self_check(clip, masks, logits, order, target, instance)
+        timings[Stage.IMPORTANCE] = time.perf_counter() - t2
+        return ClipResult(clip=clip, supervoxels=sv, concept_ids=ids, importance=importance[order],
+                          masks=masks[order], heatmap=heat, concept_map=cmap, instance=instance,
+                          top_removed=top_removed, baseline=baseline, timings=timings, assigned=counts,
                           source=source, top_removed_logits=top_row)
 
+    def features(self, clip: Clip, activation: torch.Tensor, sv: Supervoxels, target: int) -> np.ndarray:
+        """Supervoxel features N x C as the concepts they are matched to were made: ACE-style (one forward per
+        supervoxel) for an "ace" bank with concepts of `target`, else pooled from the prediction's activation
+        (always for the clip's own groups)."""
+        if self.bank is not None and self.bank.feature_mode == "ace" and len(self.bank.concepts_of(target)):
+            return feats.ace(self.engine, clip.frames, sv)
+        return feats.pool(activation[None], sv)
+
+    def assign(self, features: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray, str]:
+        """Each supervoxel's concept: (index into rows per supervoxel, rows, source). The nearest bank concept of
+        `target` (source "bank"); without one, the clip's own groups numbered by their k-means label ("clip")."""
+        if self.bank is not None and len(self.bank.concepts_of(target)):
+            nearest, rows = self.bank.assign(features, target)
+            return nearest, rows, "bank"
+        return clip_groups(features, self.max_groups), np.arange(self.max_groups), "clip"
+
+    def self_check(self, clip: Clip, masks: np.ndarray, logits: torch.Tensor, order: np.ndarray, target: int,
+                   instance: float) -> tuple[float, float, np.ndarray | None]:
+        """Scores of the clip with its top concept removed and with every concept removed, and every class's
+        logit with the top one removed: from the ranking's forwards, or (removal "ranked") measured in the
+        clip itself."""
+        if not len(order):
+            return instance, float(logits[-1, target]), None
+        if self.removal == "ranked":
+            mt = torch.from_numpy(masks)
+            check, _ = self.input_removed_logits(clip, torch.stack([mt[order[0]], mt.any(0)]))
+            return float(check[0, target]), float(check[1, target]), check[0].float().numpy()
+        return float(logits[order[0], target]), float(logits[-1, target]), logits[order[0]].float().numpy()
+
     # ------------------------------------------------------------------------------------ entry points
-    def stream(self, video: Video, request: Request = Request()) -> Iterator[tuple[pb.Explanation, list[ClipResult]]]:
-        """Yield one partial Explanation per clip as soon as it is done (when the video has several clips),
-        then the final aggregate with every clip. Each item comes with the clip results behind it."""
+    def stream(self, video: Video, request: Request = Request()) -> Iterator[VideoExplanation]:
+        """Yield one partial explanation per clip as soon as it is done (when the video has several clips),
+        then the final one with every clip and the timings of each stage."""
         request = self.resolve(request)
         t0 = time.perf_counter()
         clips = self.clips(video, request)
         acts, logits = self.classify(clips)
         t_cls = time.perf_counter() - t0
         probs = logits.softmax(1)
-        mean_probs, mean_logits = probs.mean(0), logits.mean(0)
+        mean_probs, mean_logits = probs.mean(0).numpy(), logits.mean(0).numpy()
         target = request.target_index if request.target_index is not None else int(mean_probs.argmax())
-        names = self.clf.class_names
 
-        def head() -> pb.Explanation:
-            return messages.explanation(self.clf.name, names, self.bank, mean_probs, mean_logits, target,
-                                        request.top_k)
+        def answer(parts: list, partial: bool = False) -> VideoExplanation:
+            return VideoExplanation(model_name=self.clf.name, class_names=self.clf.class_names, bank=self.bank,
+                                    probabilities=mean_probs, logits=mean_logits, target=target,
+                                    top_k=request.top_k, clip_count=len(clips), clips=parts, partial=partial)
 
-        final = head()
-        final.clip_count = len(clips)
-        timings = {"classify": t_cls}
-        results: list[ClipResult] = []
+        final = answer([])
+        timings: dict[Stage, float] = {Stage.CLASSIFY: t_cls}
         for i, clip in enumerate(clips):
             if request.classify_only:
-                final.clips.append(messages.classified_clip(clip, names, probs[i], logits[i], target, request.top_k))
+                final.clips.append(ClassifiedClip(clip, probs[i].numpy(), logits[i].numpy()))
                 continue
             r = self.explain_clip(clip, acts[i], logits[i], target, request.max_concepts)
-            results.append(r)
+            r.probabilities, r.logits = probs[i].numpy(), logits[i].numpy()
             for k, v in r.timings.items():
                 timings[k] = timings.get(k, 0.0) + v
-            msg = messages.explained_clip(r, self.bank, names, probs[i], logits[i], request.top_k, target)
-            final.clips.append(msg)
+            final.clips.append(r)
             if len(clips) > 1:
-                part = head()
-                part.clip_count, part.partial = len(clips), True
-                part.clips.append(msg)
-                yield part, [r]
-        for k, v in timings.items():
-            final.timings_ms[k] = v * 1000.0
-        final.timings_ms["total"] = (time.perf_counter() - t0) * 1000.0
-        yield final, results
+                yield answer([r], partial=True)
+        timings[Stage.TOTAL] = time.perf_counter() - t0
+        final.timings = timings
+        yield final
 
-    def explain(self, video: Video, request: Request = Request()) -> tuple[pb.Explanation, list[ClipResult]]:
-        """The final Explanation of a video and its clip results (streamed parts are skipped)."""
+    def explain(self, video: Video, request: Request = Request()) -> VideoExplanation:
+        """The final explanation of a video (streamed parts are skipped)."""
         *_, final = self.stream(video, request)
         return final
+
+
+def with_union(masks: np.ndarray) -> torch.Tensor:
+    """The concepts' masks and, last, their union (everything present removed: the baseline score)."""
+    mt = torch.from_numpy(masks)
+    return torch.cat([mt, mt.any(0, keepdim=True)])
+
+
+def heatmap(importance: np.ndarray, change: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The heatmap (float32 in [0, 1]) and concept map (v > 0: the v-th concept) of concepts ranked most important
+    first. A concept's drop is shared out over its voxels by how much removing it changed each one (`change`):
+    the moving thing that removal took away, not the static background around it, carries the heat."""
+    shape = masks.shape[1:]
+    heat = np.zeros(shape, np.float32)
+    cmap = np.zeros(shape, np.uint16 if len(masks) > 255 else np.uint8)
+    for v in range(len(masks) - 1, -1, -1):  # most important written last, so it wins overlaps
+        total = float(change[v].sum())
+        if total > 0:
+            heat += max(float(importance[v]), 0.0) / total * change[v]
+        cmap[masks[v]] = v + 1
+    if heat.max() > 0:
+        heat /= heat.max()
+    return heat, cmap

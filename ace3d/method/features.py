@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ace3d.method.supervoxels import Supervoxels
 from ace3d.models.classifier import Classifier
-from ace3d.models.engine import model_input
+from ace3d.models.engine import ForwardEngine, model_input
 
 MODES = ("pooled", "ace")
 ACE_FILL = 117  # the mean-colour fill of the ACE reference, in grey levels
@@ -48,23 +48,25 @@ def isolate(frames: np.ndarray, mask: np.ndarray, clip_shape: tuple[int, int, in
     return x[0].permute(1, 2, 3, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
-def ace(clf: Classifier, frames: np.ndarray, supervoxels: Supervoxels, batch_size: int = 16) -> np.ndarray:
-    """Features of each supervoxel seen alone (N forwards, batched): N x C."""
+def ace(engine: ForwardEngine, frames: np.ndarray, supervoxels: Supervoxels, batch_size: int | None = None) \
+        -> np.ndarray:
+    """Features of each supervoxel seen alone (N forwards, batched by `batch_size`, default the engine's): N x C."""
+    clf, batch_size = engine.clf, batch_size or engine.batch_size
     out = []
     with torch.inference_mode():
         for i in range(0, len(supervoxels), batch_size):
             idx = range(i, min(i + batch_size, len(supervoxels)))
             xb = torch.cat([clip_tensor(clf, isolate(frames, supervoxels.mask(j), clf.clip_shape)) for j in idx])
-            out.append(clf.trunk(xb).float().mean(dim=(2, 3, 4)).cpu().numpy())
+            out.append(engine.trunk(xb).float().mean(dim=(2, 3, 4)).cpu().numpy())
     c = out[0].shape[1] if out else 0
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, c), np.float32)
 
 
-def extract(clf: Classifier, frames: np.ndarray, supervoxels: Supervoxels, mode: str) -> np.ndarray:
+def extract(engine: ForwardEngine, frames: np.ndarray, supervoxels: Supervoxels, mode: str) -> np.ndarray:
     """Features N x C of a clip's supervoxels in `mode` (one forward in pooled mode, N in ace mode)."""
     if mode == "pooled":
         with torch.inference_mode():
-            return pool(clf.trunk(clip_tensor(clf, frames)), supervoxels)
+            return pool(engine.trunk(clip_tensor(engine.clf, frames)), supervoxels)
     if mode == "ace":
-        return ace(clf, frames, supervoxels)
+        return ace(engine, frames, supervoxels)
     raise ValueError(f"unknown feature mode {mode!r}; use one of {MODES}")

@@ -17,6 +17,7 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
 from ace3d.models import Classifier
+from ace3d.models.engine import ForwardEngine
 
 
 @dataclass
@@ -37,14 +38,14 @@ def cav(positive: np.ndarray, negative: np.ndarray, seed: int = 0) -> np.ndarray
     return (w / (np.linalg.norm(w) + 1e-12)).astype(np.float32)
 
 
-def pooled_gradients(clf: Classifier, clips: list[torch.Tensor], target: int) -> np.ndarray:
+def pooled_gradients(engine: ForwardEngine, clips: list[torch.Tensor], target: int) -> np.ndarray:
     """d(target logit)/d(activation), averaged over the bottleneck's space and time, one row per clip.
     A CAV lives in that averaged feature space, so this is the directional derivative's gradient."""
     rows = []
     for x in clips:
         with torch.no_grad():
-            act = clf.trunk(x.to(clf.device))
-        rows.append(activation_gradient(clf, act, target))
+            act = engine.trunk(x.to(engine.clf.device))
+        rows.append(activation_gradient(engine.clf, act, target))
     return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
 
 

@@ -73,9 +73,11 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 
 
 class ForwardEngine:
-    """Batched forwards of one Classifier. `classify` is the prediction (float32: activation and logits);
-    `logits(..., fast=True)` runs perturbed clips in the engine's precision. `forwards` and `clips` count the
-    batches and clips that went through the network, so a caller can report what its work cost."""
+    """Batched forwards of one Classifier, the one way anything runs the network. `classify` is the prediction
+    (float32: activation and logits); `logits(..., fast=True)` runs perturbed clips in the engine's precision;
+    `trunk` and `forward` run one network input as it is (features, metrics, gradient methods). `forwards` and
+    `clips` count the batches and clips that went through the network (a batch counts once), so a caller
+    reports what its work cost by the difference of the counters."""
 
     def __init__(self, clf: Classifier, batch_size: int = 16, precision: str = "auto") -> None:
         if precision not in PRECISIONS:
@@ -123,6 +125,21 @@ class ForwardEngine:
                 self._count(xb)
                 out.append((net(xb) if net is not None else self.clf.logits(xb)).float().cpu())
         return torch.cat(out)
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The bottleneck activation of a network input (K x 3 x T x H x W, `model_input`): one forward, float32,
+        eager, in the caller's grad mode (features, TCAV, gradient methods)."""
+        self._count(x)
+        return self.clf.trunk(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of a network input (K x 3 x T x H x W): one forward, float32, eager, in the caller's grad
+        mode, so that gradient methods (Captum) differentiate through it."""
+        return self.clf.head(self.trunk(x))
+
+    def head(self, activation: torch.Tensor) -> torch.Tensor:
+        """The layers after the bottleneck on an activation (not a forward of the network: not counted)."""
+        return self.clf.head(activation)
 
     def head_logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits of K x C x t x h x w bottleneck activations (the layers after the bottleneck only)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 # the client distribution's (clients/python), so that both sides read one definition.
 from ace3d_client.protocol import DEADLINE, MAX_MESSAGE_BYTES, OPTIONS, STREAM, VIDEO  # noqa: F401
 
+from ace3d.method.stages import Stage
+
 VIDEO_KEYS = (VIDEO, "body", "data")  # REST raw bodies arrive as "body" (or "data")
 
 PROTOBUF = "application/x-protobuf"
@@ -26,7 +28,8 @@ MAX_ERROR_CHARS = 1000  # characters of an error message (see `short`)
 # The one line the handler logs when it cannot start; `ace3d serve` waits for a worker until it sees it.
 INIT_FAILED = "ace3d handler failed to initialize:"
 
-STAGES = ("decode", "classify", "supervoxels", "features", "importance", "total")
+# The stages a final answer reports (timings_ms keys, the Stage dimension of ace3d_stage_latency_seconds).
+STAGES = tuple(str(s) for s in Stage)
 
 # A request's outcome as the name of its gRPC status, whatever the transport: the `Code` of the metric
 # ace3d_requests (REST answers the HTTP status these stand for).

@@ -26,9 +26,10 @@ from ace3d.errors import Ace3dError, OptionsError, VideoError
 from ace3d.memory import keep_freed_memory
 from ace3d.method import bank as banks
 from ace3d.method.explainer import Explainer, Request
+from ace3d.method.stages import Stage
 from ace3d.method.video import DecodeLimits, decode, limits_for
 from ace3d.models.engine import batch_for_budget
-from ace3d.serving import protocol, quality
+from ace3d.serving import messages, protocol, quality
 from ace3d.v1 import explanation_pb2 as pb
 
 
@@ -164,21 +165,22 @@ class ExplainService:
         video = decode(data, self.config.limits)
         decode_ms = (time.perf_counter() - t0) * 1000.0
         stream = can_stream and protocol.flag(inputs.get(protocol.STREAM))
-        for msg, _ in self.explainer.stream(video, request):
-            if msg.partial:  # a clip is done and more follow: stop here if the caller has gone
-                check_deadline(deadline, f"after clip {msg.clips[0].clip_index + 1} of {msg.clip_count}")
+        for exp in self.explainer.stream(video, request):
+            if exp.partial:  # a clip is done and more follow: stop here if the caller has gone
+                check_deadline(deadline, f"after clip {exp.clips[0].clip.index + 1} of {exp.clip_count}")
                 if stream:
-                    yield msg
+                    yield messages.explanation(exp)
                 continue
-            msg.timings_ms["decode"] = decode_ms
-            msg.timings_ms["total"] = msg.timings_ms.get("total", 0.0) + decode_ms
+            msg = messages.explanation(exp)
+            msg.timings_ms[str(Stage.DECODE)] = decode_ms
+            msg.timings_ms[str(Stage.TOTAL)] = msg.timings_ms.get(str(Stage.TOTAL), 0.0) + decode_ms
             yield msg
 
     @staticmethod
     def observations(exp: pb.Explanation) -> list[tuple[str, float, list[str]]]:
         """What a final answer adds to the service's metrics: (metric, value, dimensions after the model)."""
         out = [("ace3d_stage_latency_seconds", exp.timings_ms[s] / 1000.0, [s])
-               for s in protocol.STAGES if s in exp.timings_ms]
+               for s in protocol.STAGES if s in exp.timings_ms]  # every Stage: the explainer times each
         out.append(("ace3d_clips_per_request", len(exp.clips), []))
         for clip in exp.clips:
             if quality.explained(clip):  # classification-only clips have no supervoxels or concepts

@@ -18,7 +18,7 @@ def report(tmp_path_factory):
     data = generate(tmp_path_factory.mktemp("fresh"), per_class=4, seed=1234, n_random=0, progress=False)
     clf = models.load("demo")
     ex = Explainer(clf, bank.load(models.ASSETS / "demo_bank.npz"))
-    return evaluate(ex.engine, AceMethod(ex), data, progress=False)
+    return evaluate(ex.engine, AceMethod(ex.engine, bank=ex.bank), data, progress=False)
 
 
 def test_model_is_accurate(report):

@@ -42,8 +42,8 @@ def cue_model(cue_sets):
 
 def test_the_cue_model_uses_the_cue_and_the_explanation_finds_it(cue_model, cue_sets):
     explainer = Explainer(cue_model, None)
-    methods = {"ace": AceMethod(explainer), "grad_cam": GradCamMethod(cue_model),
-               "random": RandomRanking(cue_model, seed=0)}
+    engine = explainer.engine
+    methods = {"ace": AceMethod(engine), "grad_cam": GradCamMethod(engine), "random": RandomRanking(engine, seed=0)}
     r = shortcut.evaluate_shortcut(explainer.engine, methods, cue_sets / "with", cue_sets / "without", CUE,
                                    progress=False)
     assert r["videos"] == 12
@@ -61,7 +61,7 @@ def test_random_concepts_score_worse_than_the_explanations(tmp_path):
     clf = models.load("demo")
     explainer = Explainer(clf, bank.load(bank.path_for("demo", None)))
     clips = sanity.sample_clips(clf, data, per_class=2)
-    r = sanity.random_concepts(clf, AceMethod(explainer), clips, progress=False)
+    r = sanity.random_concepts(AceMethod(explainer.engine, bank=explainer.bank), clips, progress=False)
     assert r["clips"] == len(clips)
     assert r["top_concept"]["flip_rate"] >= r["random_same_size"]["flip_rate"] + 0.5
     assert r["top_concept"]["probability_drop"] > r["random_same_size"]["probability_drop"] + 0.3

@@ -4,7 +4,10 @@ import torch
 
 from ace3d.errors import OptionsError
 from ace3d.method.explainer import Explainer, Request
+from ace3d.method.results import ClassifiedClip
+from ace3d.method.stages import Stage
 from ace3d.method.video import read_file
+from ace3d.serving import messages
 from ace3d.serving.service import request_from_options
 from ace3d.v1 import explanation_pb2 as pb
 from ace3d.wire import from_volume, parse_options, to_json
@@ -31,7 +34,8 @@ def test_explanation_message(tiny_model, tiny_bank, synth_dir):
     ex = Explainer(tiny_model, tiny_bank)
     video = read_file(sorted((synth_dir / "move_left").glob("*.mp4"))[0])
     target = tiny_bank.class_names[tiny_bank.class_index[0]]  # a class the tiny bank has concepts for
-    exp, results = ex.explain(video, Request(target_class=target, top_k=2, max_concepts=3))
+    v = ex.explain(video, Request(target_class=target, top_k=2, max_concepts=3))
+    exp, results = messages.explanation(v), v.explained
     assert len(exp.scores) == 2 and exp.scores[0].probability >= exp.scores[1].probability
     assert exp.bank_id == tiny_bank.bank_id and exp.clip_count == 1 and not exp.partial
     clip = exp.clips[0]
@@ -41,7 +45,7 @@ def test_explanation_message(tiny_model, tiny_bank, synth_dir):
     imps = [c.importance for c in clip.concepts]
     assert imps == sorted(imps, reverse=True)
     heat, cmap = from_volume(clip.heatmap), from_volume(clip.concept_map)
-    assert heat.dtype == np.float16 and heat.shape == (16, 32, 32) and cmap.shape == (16, 32, 32)
+    assert heat.dtype == np.float16 and heat.shape == cmap.shape == tuple(tiny_model.clip_shape)
     assert cmap.max() <= len(clip.concepts)
     r = results[0]
     # the reported scores are the model's own outputs on the unchanged and perturbed clips
@@ -56,12 +60,15 @@ def test_explanation_message(tiny_model, tiny_bank, synth_dir):
 def test_target_and_classify_only(tiny_model, tiny_bank, synth_dir):
     ex = Explainer(tiny_model, tiny_bank)
     video = read_file(sorted((synth_dir / "move_up").glob("*.mp4"))[0])
-    exp, _ = ex.explain(video, Request(target_class="move_down"))
+    exp = ex.explain(video, Request(target_class="move_down"))
     assert exp.target_class == "move_down"
     with pytest.raises(OptionsError, match="unknown target class"):
         ex.explain(video, Request(target_class="jump"))
-    cls, res = ex.explain(video, Request(classify_only=True))
-    assert not res and not cls.clips[0].concepts and not cls.clips[0].HasField("heatmap")
+    v = ex.explain(video, Request(classify_only=True))
+    assert not v.explained and isinstance(v.clips[0], ClassifiedClip) and Stage.SUPERVOXELS not in v.timings
+    cls = messages.explanation(v)
+    assert not cls.clips[0].concepts and not cls.clips[0].HasField("heatmap")
+    assert cls.clips[0].instance_score == pytest.approx(float(v.clips[0].logits[v.target]))
 
 
 def test_streaming_multi_clip(tiny_model, tiny_bank, synth_dir):
@@ -69,7 +76,11 @@ def test_streaming_multi_clip(tiny_model, tiny_bank, synth_dir):
     video = read_file(sorted((synth_dir / "move_right").glob("*.mp4"))[0])
     video.frames = np.concatenate([video.frames] * 3)  # 48 frames: three clips
     target = tiny_bank.class_names[tiny_bank.class_index[0]]
-    parts = [m for m, _ in ex.stream(video, Request(target_class=target, max_clips=3))]
+    answers = list(ex.stream(video, Request(target_class=target, max_clips=3)))
+    assert [len(a.clips) for a in answers] == [1, 1, 1, 3] and not answers[0].timings
+    assert set(answers[-1].timings) == {Stage.CLASSIFY, Stage.SUPERVOXELS, Stage.FEATURES, Stage.IMPORTANCE,
+                                         Stage.TOTAL}
+    parts = [messages.explanation(a) for a in answers]
     assert [p.partial for p in parts] == [True, True, True, False]
     assert [p.clips[0].clip_index for p in parts[:3]] == [0, 1, 2]
     assert len(parts[-1].clips) == 3 and parts[-1].clip_count == 3
@@ -93,7 +104,8 @@ def test_without_a_bank_the_clip_groups_are_explained(tiny_model, synth_dir):
     apart from bank concepts, without TCAV fields, with importance, heatmap and self-check scores as usual."""
     ex = Explainer(tiny_model, None)
     video = read_file(sorted((synth_dir / "move_up").glob("*.mp4"))[0])
-    exp, res = ex.explain(video)
+    v = ex.explain(video)
+    exp, res = messages.explanation(v), v.explained
     clip = exp.clips[0]
     assert exp.bank_id == "" and res[0].source == "clip"
     assert 1 <= len(clip.concepts) <= ex.max_groups
@@ -117,19 +129,19 @@ def test_a_class_without_bank_concepts_gets_clip_groups(tiny_model, tiny_bank, s
     partial = dataclasses.replace(tiny_bank, **rows, names=[n for n, k in zip(tiny_bank.names, keep, strict=True) if k])
     ex = Explainer(tiny_model, partial)
     video = read_file(sorted((synth_dir / "move_up").glob("*.mp4"))[0])
-    exp, res = ex.explain(video, Request(target_class=tiny_model.class_names[0]))
+    v = ex.explain(video, Request(target_class=tiny_model.class_names[0]))
+    exp, res = messages.explanation(v), v.explained
     assert res[0].source == "clip" and exp.bank_id == tiny_bank.bank_id and exp.clips[0].concepts
     assert all(c.source == pb.ConceptInstance.CLIP for c in exp.clips[0].concepts)
     other = tiny_model.class_names[int(tiny_bank.class_index[keep][0])]
-    _, res = ex.explain(video, Request(target_class=other))
-    assert res[0].source == "bank"
+    assert ex.explain(video, Request(target_class=other)).explained[0].source == "bank"
 
 
 def test_ranked_removal_ranks_at_the_bottleneck_and_checks_in_the_clip(tiny_model, tiny_bank, synth_dir):
     video = read_file(sorted((synth_dir / "move_left").glob("*.mp4"))[0])
-    _, (b,) = Explainer(tiny_model, tiny_bank, removal="bottleneck", precision="fp32").explain(video)
+    (b,) = Explainer(tiny_model, tiny_bank, removal="bottleneck", precision="fp32").explain(video).explained
     ranked = Explainer(tiny_model, tiny_bank, removal="ranked", precision="fp32")
-    _, (r,) = ranked.explain(video)
+    (r,) = ranked.explain(video).explained
     assert r.concept_ids == b.concept_ids and np.allclose(r.importance, b.importance)
     logits, _ = ranked.input_removed_logits(r.clip, torch.from_numpy(np.stack([r.masks[0], r.masks.any(0)])))
     t = int(tiny_model.class_names.index(_target_of(ranked, video)))
@@ -138,5 +150,4 @@ def test_ranked_removal_ranks_at_the_bottleneck_and_checks_in_the_clip(tiny_mode
 
 
 def _target_of(explainer, video) -> str:
-    exp, _ = explainer.explain(video, Request(classify_only=True))
-    return exp.target_class
+    return explainer.explain(video, Request(classify_only=True)).target_class

@@ -10,7 +10,7 @@ from ace3d.method.features import clip_tensor
 from ace3d.method.removal import remove
 from ace3d.method.supervoxels import PAPER, SlicParams, segment
 from ace3d.method.video import Clip, make_clips, read_file
-from ace3d.models.engine import model_input
+from ace3d.models.engine import ForwardEngine, model_input
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def _prob(clf, batch, target):
 
 def test_reference_pipeline(tiny_model, tiny_bank, frames, trunk_calls):
     target = int(tiny_bank.class_index[0])  # a class the tiny bank has concepts for
-    r = ReferencePipeline(tiny_model, tiny_bank).attribute(_clip(frames), target)
+    r = ReferencePipeline(ForwardEngine(tiny_model), bank=tiny_bank).attribute(_clip(frames), target)
     n_sv = len(segment(frames, PAPER))
     k = len(r.masks)
     assert 1 <= k <= len(tiny_bank.concepts_of(target))
@@ -71,8 +71,8 @@ def test_captum_ablation(tiny_model, frames, trunk_calls, per_eval):
     labels = regions.labels[0]
     n = len(np.unique(labels))
     target = 1
-    r = CaptumFeatureAblation(tiny_model, slic, perturbations_per_eval=per_eval).attribute(_clip(frames), target,
-                                                                                          regions=regions)
+    r = CaptumFeatureAblation(ForwardEngine(tiny_model), slic=slic, perturbations_per_eval=per_eval).attribute(
+        _clip(frames), target, regions=regions)
     assert len(r.masks) == len(r.scores) == n and sorted(r.ids) == sorted(np.unique(labels).tolist())
     assert list(r.scores) == sorted(r.scores, reverse=True)
     assert np.array_equal(r.masks.sum(0), np.ones(labels.shape, int))  # the segments tile the clip
@@ -97,14 +97,14 @@ def test_deletion_curve(tiny_model, frames):
     masks[0, :, : h // 2] = True
     masks[1, :, h // 2:, : w // 2] = True
     masks[2, :, : h // 4] = True  # already removed: x stays put
-    x, y = deletion_curve(tiny_model, frames, masks, target, batch_size=2)
+    x, y = deletion_curve(ForwardEngine(tiny_model, batch_size=2), frames, masks, target)
     assert x.shape == y.shape == (5,)
     assert np.allclose(x, [0, 0.5, 0.75, 0.75, 1.0])
     assert np.all(np.diff(x) >= 0) and x[0] == 0 and x[-1] == 1
     p0 = float(_prob(tiny_model, clip_tensor(tiny_model, frames), target)[0])
     assert y[0] == pytest.approx(p0, abs=1e-5)
     assert y[2] == pytest.approx(y[3], abs=1e-6)  # the same union gives the same probability
-    auc = deletion_auc(tiny_model, frames, masks, target)
+    auc = deletion_auc(ForwardEngine(tiny_model), frames, masks, target)
     assert 0 <= auc <= 1 and auc == pytest.approx(np.trapezoid(y, x), abs=1e-6)
 
 
@@ -112,13 +112,14 @@ def test_deletion_whole_clip_first(tiny_model, frames):
     t, h, w = frames.shape[:3]
     target = 0
     everything = np.ones((1, t, h, w), bool)
-    x, y = deletion_curve(tiny_model, frames, everything, target)
+    x, y = deletion_curve(ForwardEngine(tiny_model), frames, everything, target)
     assert np.array_equal(x, [0.0, 1.0])  # covered already: no extra point
     p1 = float(_prob(tiny_model, model_input(tiny_model, remove(frames, torch.from_numpy(everything))),
                      target)[0])
     assert y[1] == pytest.approx(p1, abs=1e-5)
-    assert deletion_auc(tiny_model, frames, everything, target) == pytest.approx((y[0] + p1) / 2, abs=1e-6)
-    x0, y0 = deletion_curve(tiny_model, frames, np.zeros((0, t, h, w), bool), target)
+    engine = ForwardEngine(tiny_model)
+    assert deletion_auc(engine, frames, everything, target) == pytest.approx((y[0] + p1) / 2, abs=1e-6)
+    x0, y0 = deletion_curve(engine, frames, np.zeros((0, t, h, w), bool), target)
     assert np.array_equal(x0, [0.0, 1.0]) and np.allclose(y0, y, atol=1e-5)  # nothing ranked: jump to all
 
 
@@ -130,7 +131,7 @@ def test_insertion_curve_puts_regions_back(tiny_model, frames):
     masks = np.zeros((2, t, h, w), bool)
     masks[0, :, : h // 2] = True
     masks[1, :, h // 2:] = True
-    x, y = insertion_curve(tiny_model, frames, masks, target)
+    x, y = insertion_curve(ForwardEngine(tiny_model), frames, masks, target)
     assert np.allclose(x, [0.0, 0.5, 1.0])
     empty = float(_prob(tiny_model, model_input(tiny_model, remove(frames, torch.ones((1, t, h, w), dtype=torch.bool))),
                         target)[0])
@@ -141,9 +142,8 @@ def test_insertion_curve_puts_regions_back(tiny_model, frames):
 @pytest.mark.parametrize("method", ["integrated_gradients", "occlusion", "grad_cam", "random"])
 def test_voxel_methods_rank_the_same_supervoxels(tiny_model, tiny_bank, frames, trunk_calls, method):
     from ace3d.evaluation import methods
-    from ace3d.method.explainer import Explainer
 
-    m = methods.build(method, Explainer(tiny_model, tiny_bank))
+    m = methods.build(method, ForwardEngine(tiny_model), bank=tiny_bank)
     regions = segment(frames, m.slic)
     r = m.attribute(_clip(frames), 2, regions=regions)
     labels = regions.labels[int(np.argmin([abs(n - 50) for n in m.slic.n_segments]))]
@@ -173,7 +173,7 @@ def test_grad_cam_axes_line_up_with_the_clip(tiny_model, tiny_bank, frames):
     spread, target, cam = max(hands, key=lambda h: h[0])  # a class whose map is not all zero
     assert spread > 0 and cam.shape[2:] != x.shape[2:]  # a coarser map than the clip
     hand = torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="trilinear")[0, 0].numpy()
-    r = GradCamMethod(tiny_model).attribute(_clip(frames), target)
+    r = GradCamMethod(ForwardEngine(tiny_model)).attribute(_clip(frames), target)
     assert r.heatmap.shape == hand.shape
     assert np.corrcoef(r.heatmap.ravel(), hand.ravel())[0, 1] > 0.9
 
@@ -182,6 +182,44 @@ def test_random_ranking_depends_on_its_seed(tiny_model, frames):
     from ace3d.evaluation.methods import RandomRanking
 
     regions = segment(frames, SlicParams())
-    a = RandomRanking(tiny_model, seed=1).attribute(_clip(frames), 0, regions=regions)
-    b = RandomRanking(tiny_model, seed=2).attribute(_clip(frames), 0, regions=regions)
+    a = RandomRanking(ForwardEngine(tiny_model), seed=1).attribute(_clip(frames), 0, regions=regions)
+    b = RandomRanking(ForwardEngine(tiny_model), seed=2).attribute(_clip(frames), 0, regions=regions)
     assert sorted(a.ids) == sorted(b.ids) and a.ids != b.ids
+
+
+def test_methods_that_segment_themselves_refuse_regions(tiny_model, tiny_bank, frames):
+    """`regions` is honoured or refused, never silently ignored."""
+    from ace3d.evaluation import methods
+
+    regions = segment(frames, SlicParams())
+    engine = ForwardEngine(tiny_model)
+    for name, cls in methods.METHODS.items():
+        m = methods.build(name, engine, bank=tiny_bank)
+        assert isinstance(m, cls) and m.engine is engine
+        if not cls.takes_regions:
+            with pytest.raises(ValueError, match="takes no regions"):
+                m.attribute(_clip(frames), 0, regions=regions)
+    assert {n for n, c in methods.METHODS.items() if not c.takes_regions} == {"ace", "reference"}
+
+
+def test_ace_method_counts_every_forward_with_an_ace_bank(tiny_model, tiny_bank, frames, trunk_calls):
+    """With an "ace"-mode bank each supervoxel goes through the network alone: the method's count includes
+    those forwards (checked against the count of the model's own trunk calls)."""
+    import dataclasses
+
+    from ace3d.evaluation.methods import AceMethod
+
+    ace_bank = dataclasses.replace(tiny_bank, meta={**tiny_bank.meta, "feature_mode": "ace"})
+    target = int(tiny_bank.class_index[0])  # a class the bank has concepts for: features in ace mode
+    engine = ForwardEngine(tiny_model, batch_size=4, precision="fp32")
+    engine.classify([frames])  # the prediction's traced model is built here, outside the count below
+    before = dict(trunk_calls)
+    a = AceMethod(engine, bank=ace_bank).attribute(_clip(frames), target)
+    seen = {k: trunk_calls[k] - before[k] for k in trunk_calls}
+    n_sv, k = len(a.detail.supervoxels), len(a.masks)
+    assert n_sv > 4 and k >= 1
+    # the prediction (one clip, through the traced model, which the trunk count cannot see), every supervoxel
+    # alone in batches of 4, and the k removals plus the union of all of them, in batches of 4
+    assert a.forwards == 1 + math.ceil(n_sv / 4) + math.ceil((k + 1) / 4)
+    assert a.clips_evaluated == 1 + n_sv + k + 1
+    assert seen == {"forwards": a.forwards - 1, "clips": a.clips_evaluated - 1}

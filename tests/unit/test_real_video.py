@@ -4,7 +4,7 @@ clip gets the two drops and both curves, and the random concept is of similar si
 import numpy as np
 
 from ace3d.evaluation.real_video import evaluate_videos, plot, similar_size
-from ace3d.method.explainer import Explainer
+from ace3d.models.engine import ForwardEngine
 
 
 def test_similar_size_picks_within_a_factor_two():
@@ -18,7 +18,7 @@ def test_similar_size_picks_within_a_factor_two():
 
 def test_evaluate_videos_reports_every_clip(tiny_model, tiny_bank, synth_dir, tmp_path):
     videos = sorted((synth_dir / "move_up").glob("*.mp4"))[:2]
-    res = evaluate_videos(Explainer(tiny_model, tiny_bank), videos, max_clips=1, progress=False)
+    res = evaluate_videos(ForwardEngine(tiny_model), videos, bank=tiny_bank, max_clips=1, progress=False)
     assert res["clips"] == len(res["per_clip"]) == 2
     for row in res["per_clip"]:
         assert 0 <= row["probability"] <= 1 and row["drop_top"] <= row["probability"] + 1e-6

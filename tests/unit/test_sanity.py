@@ -8,6 +8,7 @@ import torch
 from ace3d.evaluation import sanity
 from ace3d.evaluation.methods import GradCamMethod
 from ace3d.method.supervoxels import SlicParams, segment
+from ace3d.models.engine import ForwardEngine
 
 
 def test_randomised_resets_only_the_named_stages(tiny_model):
@@ -25,7 +26,7 @@ def test_randomised_resets_only_the_named_stages(tiny_model):
 
 def test_cascade_changes_a_model_dependent_explanation(tiny_model, synth_dir):
     clips = sanity.sample_clips(tiny_model, synth_dir, per_class=1)
-    steps = sanity.cascade(tiny_model, GradCamMethod, clips[:2], progress=False)
+    steps = sanity.cascade(ForwardEngine(tiny_model), GradCamMethod, clips[:2], progress=False)
     assert [s["randomised"][-1] for s in steps] == sanity.parametric_stages(tiny_model)
     assert steps[-1]["spearman_mean"] < 0.9  # every stage randomised: the map is another one
 

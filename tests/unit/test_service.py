@@ -2,6 +2,7 @@
 its status and reason (the integration tests check the same through the real server)."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,6 +107,21 @@ def test_observations_cover_every_stage(service, video):
     assert stages == set(protocol.STAGES)
     assert ("ace3d_clips_per_request", 1, []) in obs
     assert ("ace3d_concepts_per_clip", len(final.clips[0].concepts), []) in obs
+
+
+def test_every_stage_the_explainer_times_is_a_stage_the_service_reports(tiny_model, tiny_bank, video):
+    """A stage renamed in the method renames its metric: the explainer's timings are keyed by `Stage`, and the
+    service reports every `Stage` (a key it does not know would be skipped, losing that metric silently)."""
+    from ace3d.method.stages import Stage
+    from ace3d.method.video import decode
+
+    timed = set(Explainer(tiny_model, tiny_bank).explain(decode(video)).timings)
+    assert timed and timed <= set(protocol.STAGES) and all(isinstance(s, Stage) for s in timed)
+    assert set(protocol.STAGES) == {str(s) for s in Stage} == timed | {Stage.DECODE}
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    row = next(line for line in (docs / "OPERATIONS.md").read_text().splitlines()
+               if line.startswith("| `ace3d_stage_latency_seconds`"))
+    assert all(f" {s}," in row or f" {s} |" in row or f" {s}:" in row for s in Stage), row  # the docs list each
 
 
 def test_relative_model_paths_resolve_inside_the_archive(tmp_path):

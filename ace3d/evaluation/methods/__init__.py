@@ -1,5 +1,5 @@
 """Explanation methods behind one interface (base.py), by name. Adding a method: a module with a subclass of
-`ExplanationMethod` that has `from_explainer`, and one line here."""
+`ExplanationMethod` (built from the engine, bank and supervoxel settings), and one line here."""
 
 from __future__ import annotations
 
@@ -10,20 +10,28 @@ from ace3d.evaluation.methods.captum_voxel import IntegratedGradientsMethod, Occ
 from ace3d.evaluation.methods.grad_cam import GradCamMethod
 from ace3d.evaluation.methods.random_ranking import RandomRanking
 from ace3d.evaluation.methods.reference import ReferencePipeline
-from ace3d.method.explainer import Explainer
+from ace3d.method.bank import ConceptBank
+from ace3d.method.slic_params import SlicParams
+from ace3d.models.engine import ForwardEngine
 
-METHODS: dict[str, type] = {m.name: m for m in (AceMethod, ReferencePipeline, CaptumFeatureAblation,
+METHODS: dict[str, type[ExplanationMethod]] = {m.name: m for m in (AceMethod, ReferencePipeline, CaptumFeatureAblation,
                                                 IntegratedGradientsMethod, OcclusionMethod, GradCamMethod,
                                                 RandomRanking)}
 
 
-def build(name: str, explainer: Explainer) -> ExplanationMethod:
-    """The method `name` for the explainer's model (and bank, for the concept methods)."""
+def build(name: str, engine: ForwardEngine, *, bank: ConceptBank | None = None, slic: SlicParams | None = None,
+          removal: str = "input") -> ExplanationMethod:
+    """The method `name` from plain parts: the engine (every forward counted in one place), the bank (concept
+    methods) and the supervoxel settings (default: the bank's, as the explainer's; 3D ACE also takes the
+    explainer's `removal`)."""
     if name not in METHODS:
         from ace3d.errors import OptionsError
 
         raise OptionsError(f"unknown explanation method {name!r}; use one of {', '.join(METHODS)}")
-    return METHODS[name].from_explainer(explainer)
+    slic = slic or (bank.slic if bank is not None else SlicParams())
+    if name == AceMethod.name:
+        return AceMethod(engine, bank=bank, slic=slic, removal=removal)
+    return METHODS[name](engine, bank=bank, slic=slic)
 
 
 __all__ = ["METHODS", "AceMethod", "Attribution", "CaptumFeatureAblation", "ExplanationMethod", "GradCamMethod",

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from ace3d.evaluation.methods.base import Attribution, ExplanationMethod, Timer
+from ace3d.evaluation.methods.base import Attribution, ExplanationMethod
+from ace3d.method.bank import ConceptBank
 from ace3d.method.explainer import Explainer
+from ace3d.method.groups import MAX_GROUPS
+from ace3d.method.slic_params import SlicParams
 from ace3d.method.supervoxels import Supervoxels
 from ace3d.method.video import Clip
+from ace3d.models.engine import ForwardEngine
 
 
 class AceMethod(ExplanationMethod):
-    """Concepts of the target class present in the clip, ranked by the target-logit drop when removed. The
-    explainer segments with its own recipe: the bank's concepts were learned from those supervoxels."""
+    """Concepts of the target class present in the clip, ranked by the target-logit drop when removed. It
+    segments with its own recipe (no `regions`): the bank's concepts were learned from those supervoxels."""
 
     name = "ace"
 
-    def __init__(self, explainer: Explainer) -> None:
-        self.explainer = explainer
+    def __init__(self, engine: ForwardEngine, *, bank: ConceptBank | None = None, slic: SlicParams | None = None,
+                 removal: str = "input", max_groups: int = MAX_GROUPS) -> None:
+        super().__init__(engine, bank=bank, slic=slic)
+        self.explainer = Explainer(engine.clf, bank, slic=slic, removal=removal, max_groups=max_groups,
+                                   engine=engine)
 
-    @classmethod
-    def from_explainer(cls, explainer: Explainer) -> AceMethod:
-        return cls(explainer)
-
-    def attribute(self, clip: Clip, target: int, *, regions: Supervoxels | None = None) -> Attribution:
-        timer, engine = Timer(), self.explainer.engine
-        f0, c0 = engine.forwards, engine.clips
+    def _attribute(self, clip: Clip, target: int, regions: Supervoxels | None) -> Attribution:
         acts, logits = self.explainer.classify([clip])
         r = self.explainer.explain_clip(clip, acts[0], logits[0], target)
-        return Attribution(masks=r.masks, scores=r.importance, heatmap=r.heatmap, forwards=engine.forwards - f0,
-                           clips_evaluated=engine.clips - c0, seconds=timer.seconds, ids=r.concept_ids, detail=r)
+        return Attribution(masks=r.masks, scores=r.importance, heatmap=r.heatmap, ids=r.concept_ids, detail=r)

@@ -10,57 +10,62 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-import torch
 
+from ace3d.method.bank import ConceptBank
+from ace3d.method.slic_params import SlicParams
 from ace3d.method.supervoxels import Supervoxels
 from ace3d.method.video import Clip
 from ace3d.models.classifier import Classifier
+from ace3d.models.engine import ForwardEngine
 
 
 @dataclass
 class Attribution:
     """One method's answer for one clip: regions most important first, their scores, a voxel heatmap, and
-    what finding them cost (forwards and clips counted by wrapping the model, not derived)."""
+    what finding them cost (forwards and clips counted by the forward engine, not derived)."""
 
     masks: np.ndarray  # bool K x T x H x W, most important first
     scores: np.ndarray  # float K, in the order of `masks`
     heatmap: np.ndarray  # float32 T x H x W, higher: more important
-    forwards: int  # forward calls through the network (a batch counts once)
-    clips_evaluated: int  # clips through the network (a batch counts its size)
-    seconds: float  # wall time of the whole method
+    forwards: int = 0  # forward calls through the network (a batch counts once)
+    clips_evaluated: int = 0  # clips through the network (a batch counts its size)
+    seconds: float = 0.0  # wall time of the whole method
     ids: list[int] = field(default_factory=list)  # bank rows (concept methods) or segment labels
     detail: object = None  # the method's own result (the ACE explainer's ClipResult)
 
 
 class ExplanationMethod(ABC):
-    """An explanation method for one classifier. `regions`: supervoxels a region method should use, so that
-    methods compared side by side rank the same regions (each method's own segmentation when None)."""
+    """An explanation method built from plain parts, the way Captum's are: the forward engine every forward goes
+    through (so that `Attribution.forwards` is counted, not derived) and, for the methods that need them, the
+    concept bank and the supervoxel settings. `regions`: supervoxels a region method ranks, so that methods
+    compared side by side rank the same regions; a method whose `takes_regions` is False refuses them (its
+    regions are its own: the concepts were matched on them)."""
 
     name: ClassVar[str]
+    takes_regions: ClassVar[bool] = False
+
+    def __init__(self, engine: ForwardEngine, *, bank: ConceptBank | None = None,
+                 slic: SlicParams | None = None) -> None:
+        self.engine, self.bank, self.slic = engine, bank, slic
+
+    @property
+    def clf(self) -> Classifier:
+        return self.engine.clf
+
+    def attribute(self, clip: Clip, target: int, *, regions: Supervoxels | None = None) -> Attribution:
+        """Regions of `clip` ranked by their importance for class `target`, and what finding them cost."""
+        if regions is not None and not self.takes_regions:
+            raise ValueError(f"method {self.name!r} segments the clip itself and takes no regions")
+        f0, c0, timer = self.engine.forwards, self.engine.clips, Timer()
+        a = self._attribute(clip, target, regions)
+        a.forwards, a.clips_evaluated = self.engine.forwards - f0, self.engine.clips - c0
+        a.seconds = timer.seconds
+        return a
 
     @abstractmethod
-    def attribute(self, clip: Clip, target: int, *, regions: Supervoxels | None = None) -> Attribution: ...
-
-
-class CountingClassifier:
-    """A Classifier stand-in that counts every trunk call (every forward goes through the trunk) and the
-    clips in it, so a method's reported cost is measured."""
-
-    def __init__(self, clf: Classifier) -> None:
-        self.clf = clf
-        self.forwards = 0
-        self.clips = 0
-
-    def __getattr__(self, name: str):
-        return getattr(self.clf, name)
-
-    def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        self.forwards += 1
-        self.clips += int(x.shape[0])
-        return self.clf.trunk(x)
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.clf.head(self.trunk(x))
+    def _attribute(self, clip: Clip, target: int, regions: Supervoxels | None) -> Attribution:
+        """The method itself; every forward through `self.engine` (forwards, clips and seconds are filled in
+        by `attribute`)."""
 
 
 def region_heatmap(masks: np.ndarray, scores: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

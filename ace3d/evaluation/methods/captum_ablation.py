@@ -8,23 +8,25 @@ import numpy as np
 import torch
 
 from ace3d.evaluation.methods.over_segments import OverSegments
+from ace3d.method.bank import ConceptBank
 from ace3d.method.supervoxels import SlicParams
-from ace3d.models.classifier import Classifier
+from ace3d.models.engine import ForwardEngine
 
 
 class CaptumFeatureAblation(OverSegments):
     name = "captum_feature_ablation"
 
-    def __init__(self, clf: Classifier, slic: SlicParams | None = None, perturbations_per_eval: int = 16) -> None:
-        super().__init__(clf, slic)
+    def __init__(self, engine: ForwardEngine, *, bank: ConceptBank | None = None, slic: SlicParams | None = None,
+                 perturbations_per_eval: int = 16) -> None:
+        super().__init__(engine, bank=bank, slic=slic)
         self.perturbations_per_eval = perturbations_per_eval
 
-    def voxel_attribution(self, net, x, baseline, target, labels):
+    def voxel_attribution(self, x, baseline, target, labels):
         from captum.attr import FeatureAblation  # imported here: only evaluation needs captum
 
         lab = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64)).to(self.clf.device)
         with torch.no_grad():
-            attr = FeatureAblation(net.logits).attribute(x, baselines=baseline, target=target,
+            attr = FeatureAblation(self.engine.forward).attribute(x, baselines=baseline, target=target,
                                                          feature_mask=lab[None, None].expand_as(x),
                                                          perturbations_per_eval=self.perturbations_per_eval)
         return attr[0, 0]  # every voxel of a segment, in every channel, carries the segment's attribution

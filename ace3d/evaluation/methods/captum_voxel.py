@@ -15,24 +15,25 @@ class IntegratedGradientsMethod(OverSegments):
     n_steps = 16  # points on the path; each is one clip through the network and back
     internal_batch_size = 8
 
-    def voxel_attribution(self, net, x, baseline, target, labels):
+    def voxel_attribution(self, x, baseline, target, labels):
         from captum.attr import IntegratedGradients
 
-        attr = IntegratedGradients(net.logits).attribute(x, baselines=baseline, target=target, n_steps=self.n_steps,
-                                                      internal_batch_size=self.internal_batch_size)
+        attr = IntegratedGradients(self.engine.forward).attribute(
+            x, baselines=baseline, target=target, n_steps=self.n_steps, internal_batch_size=self.internal_batch_size)
         return attr[0].sum(0)  # summed over colour channels
 
 
 class OcclusionMethod(OverSegments):
     name = "occlusion"
 
-    def voxel_attribution(self, net, x, baseline, target, labels):
+    def voxel_attribution(self, x, baseline, target, labels):
         from captum.attr import Occlusion
 
         t, h, w = x.shape[2:]
         window = (3, max(1, t // 4), max(1, h // 4), max(1, w // 4))  # a quarter of the clip in each of T, H, W
         strides = (3, max(1, t // 8), max(1, h // 8), max(1, w // 8))  # half a window
         with torch.no_grad():
-            attr = Occlusion(net.logits).attribute(x, sliding_window_shapes=window, strides=strides, baselines=baseline,
-                                                target=target, perturbations_per_eval=16)
+            attr = Occlusion(self.engine.forward).attribute(x, sliding_window_shapes=window, strides=strides,
+                                                            baselines=baseline, target=target,
+                                                            perturbations_per_eval=16)
         return attr[0].sum(0)  # summed over colour channels

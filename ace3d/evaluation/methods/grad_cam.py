@@ -14,32 +14,32 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ace3d.evaluation.methods.base import CountingClassifier
 from ace3d.evaluation.methods.over_segments import OverSegments
+from ace3d.models.engine import ForwardEngine
 
 
 class _CutModel(nn.Module):
     """The classifier as one module with an identity at the cut, the layer Grad-CAM hooks."""
 
-    def __init__(self, net: CountingClassifier) -> None:
+    def __init__(self, engine: ForwardEngine) -> None:
         super().__init__()
-        self.net, self.cut = net, nn.Identity()
-        self.weights = net.clf.net  # registered so that grad-cam finds the model's device from its parameters
+        self.engine, self.cut = engine, nn.Identity()
+        self.weights = engine.clf.net  # registered so that grad-cam finds the model's device from its parameters
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            a = self.net.trunk(x)
-        return self.net.head(self.cut(a.detach().float().requires_grad_(True)))
+            a = self.engine.trunk(x)
+        return self.engine.head(self.cut(a.detach().float().requires_grad_(True)))
 
 
 class GradCamMethod(OverSegments):
     name = "grad_cam"
 
-    def voxel_attribution(self, net, x, baseline, target, labels):
+    def voxel_attribution(self, x, baseline, target, labels):
         from pytorch_grad_cam import GradCAM  # imported here: only evaluation needs grad-cam
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-        model = _CutModel(net)
+        model = _CutModel(self.engine)
         with torch.enable_grad(), GradCAM(model=model, target_layers=[model.cut]) as cam:
             heat = cam(input_tensor=x, targets=[ClassifierOutputTarget(target)])
         return torch.from_numpy(heat[0])  # T x H x W in [0, 1]

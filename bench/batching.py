@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ace3d.clients.loadtest import LoadTestConfig, loadtest  # noqa: E402
 from ace3d.jobs.synth import default_video_bytes  # noqa: E402
 from ace3d.method.bank import path_for  # noqa: E402
-from ace3d.serving.loadtest import LoadTestConfig, loadtest  # noqa: E402
 from ace3d.tooling.archive import build_archive  # noqa: E402
 from ace3d.tooling.server import LocalServer, Ports  # noqa: E402
 

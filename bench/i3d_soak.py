@@ -35,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ace3d.serving.client import RemoteError  # noqa: E402
+from ace3d_client.client import RemoteError  # noqa: E402
+
 from ace3d.v1 import explanation_pb2 as pb  # noqa: E402
 from tests import fuzz_inputs as fuzz  # noqa: E402
 
@@ -48,9 +49,10 @@ REFUSED = {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}
 def serving(tmp: Path, config: str, timeout: float = 900.0):
     """The I3D archived with `config` on a TorchServe on free loopback ports; always stopped. Its worker loads
     and warms up for minutes on a busy 2-core machine, so the start waits up to `timeout`."""
-    from ace3d.serving import protocol
     from ace3d.serving.archive import build_archive
     from ace3d.serving.server import LocalServer, Ports
+
+    from ace3d.serving import protocol
 
     (tmp / "model-config.yaml").write_text(config)
     archive = build_archive("i3d_kinetics400", None, "i3d", tmp / "store", config=tmp / "model-config.yaml",

@@ -2,7 +2,7 @@
 // A Node.js client of the ace3d explanation service: TorchServe's gRPC inference API (Predictions and
 // StreamPredictions) with the project's .proto files, loaded at run time from the repository's proto/ (the one
 // source of the wire schema; nothing generated is committed here). What it adds over raw stubs, like the
-// Python client (ace3d/serving/client.py): the receive limit raised to the server's 66 MiB, a deadline on
+// Python client (clients/python/ace3d_client/client.py): the receive limit raised to the server's 66 MiB, a deadline on
 // every call, the inference key as `authorization: Bearer` metadata, the caller's absolute deadline as an
 // input, a serialized ExplainOptions, and one error type for a failed call and for an answer whose
 // Explanation.error is set. Explanations decode to protobufjs messages; `volume` turns a Volume (zlib, C order)

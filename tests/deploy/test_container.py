@@ -275,8 +275,9 @@ def test_probes_pass_only_once_the_model_has_a_ready_worker(container):
 
 def _local_explanation(tmp: Path, video: bytes):
     """The same video explained by the local server (`make serve`'s TorchServe with the same default archive)."""
+    from ace3d_client.client import Ace3dClient
+
     from ace3d.models import ASSETS
-    from ace3d.serving.client import Ace3dClient
     from ace3d.tooling.archive import build_archive
     from ace3d.tooling.server import LocalServer, Ports
 
@@ -315,8 +316,9 @@ def _assert_close(a, b, where: str = "") -> None:
 
 
 def test_container_explains_like_the_local_server_and_stops_on_sigterm(container, tmp_path):
+    from ace3d_client.client import Ace3dClient
+
     from ace3d.jobs.synth import default_video_bytes
-    from ace3d.serving.client import Ace3dClient
 
     name, ports, _ = container
     video = default_video_bytes()

@@ -69,7 +69,7 @@ class Served:
         return worker_pid_of(self.server, self.model)
 
     def client(self, **kw):
-        from ace3d.serving.client import Ace3dClient
+        from ace3d_client.client import Ace3dClient
 
         kw.setdefault("token", self.token)
         kw.setdefault("deadline", 120.0)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from ace3d.cli import main
-from ace3d.serving.loadtest import LoadTestConfig, loadtest
+from ace3d.clients.loadtest import LoadTestConfig, loadtest
 
 pytestmark = pytest.mark.integration
 

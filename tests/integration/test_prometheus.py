@@ -14,10 +14,10 @@ import urllib.request
 
 import pytest
 import yaml
+from ace3d_client.client import RemoteError
 from prometheus_server import MONITORING, PROMETHEUS, ROOT, running
 
 from ace3d.serving import protocol
-from ace3d.serving.client import RemoteError
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

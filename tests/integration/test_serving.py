@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 import pytest
+from ace3d_client.client import RemoteError
 
-from ace3d.serving.client import RemoteError
 from ace3d.v1 import explanation_pb2 as pb
 from ace3d.wire import explanation_from_json, from_volume
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from ace3d_client.client import RemoteError
 
-from ace3d.serving.client import RemoteError
 from ace3d.v1 import explanation_pb2 as pb
 from tests.integration.conftest import serving
 
@@ -27,7 +27,7 @@ def i3d_server(tmp_path_factory):
 
 
 def _client(server):
-    from ace3d.serving.client import Ace3dClient
+    from ace3d_client.client import Ace3dClient
 
     return Ace3dClient(server.grpc_target, NAME, token=server.keys()["inference"], deadline=600)
 

@@ -8,8 +8,7 @@ import subprocess
 
 import grpc
 import pytest
-
-from ace3d.serving.client import Ace3dClient, RemoteError
+from ace3d_client.client import Ace3dClient, RemoteError
 
 pytestmark = pytest.mark.integration
 

@@ -71,7 +71,7 @@ class Server:
         return self.server.metrics_url
 
     def client(self, **kw):
-        from ace3d.serving.client import Ace3dClient
+        from ace3d_client.client import Ace3dClient
 
         kw.setdefault("token", self.token)
         kw.setdefault("deadline", 60.0)

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import grpc
 import pytest
+from ace3d_client.client import RemoteError
 from rel_helpers import MAX_BYTES, MAX_FRAMES, MAX_PIXELS, record
 
-from ace3d.serving.client import RemoteError
 from tests import fuzz_inputs as fuzz
 
 pytestmark = pytest.mark.reliability

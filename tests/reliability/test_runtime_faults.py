@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import grpc
 import numpy as np
 import pytest
+from ace3d_client.client import RemoteError
 from rel_helpers import MAX_CLIPS, record
 
-from ace3d.serving.client import RemoteError
 from ace3d.v1 import explanation_pb2 as pb
 
 pytestmark = pytest.mark.reliability

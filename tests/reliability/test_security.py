@@ -15,10 +15,10 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from ace3d_client.client import RemoteError
 from rel_helpers import http
 
 from ace3d.models.checkpoints import read_state
-from ace3d.serving.client import RemoteError
 from ace3d.tooling.project import project_root
 from ace3d.tooling.server import default_properties, read_properties
 

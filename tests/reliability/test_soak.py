@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
+from ace3d_client.client import RemoteError
 from rel_helpers import record
 
-from ace3d.serving.client import RemoteError
 from ace3d.v1 import explanation_pb2 as pb
 
 pytestmark = pytest.mark.reliability

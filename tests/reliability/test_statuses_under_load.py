@@ -22,6 +22,7 @@ from pathlib import Path
 import grpc
 import pytest
 import yaml
+from ace3d_client.client import auth_metadata, channel_options, predictions_request
 from rel_helpers import (
     FRONTEND_MAX_REQUEST,
     MAX_BYTES,
@@ -34,7 +35,6 @@ from rel_helpers import (
     serving,
 )
 
-from ace3d.serving.client import auth_metadata, channel_options, predictions_request
 from ace3d.v1 import explanation_pb2 as pb
 from ace3d.v1 import inference_pb2, inference_pb2_grpc
 from tests import fuzz_inputs as fuzz

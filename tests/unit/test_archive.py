@@ -6,7 +6,7 @@ import zipfile
 from ace3d.tooling.archive import build_archive
 from ace3d.tooling.served import served_files, served_modules
 
-BANNED = ("evaluation/", "jobs/", "tooling/", "htmlreport/", "serving/client.py", "serving/loadtest.py", "cli/",
+BANNED = ("evaluation/", "jobs/", "tooling/", "htmlreport/", "clients/", "cli/",
           "report.py", "fuzz")
 
 

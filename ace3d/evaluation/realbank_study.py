@@ -3,7 +3,7 @@ built with several cluster counts, smallest-cluster sizes and seeds, each class'
 concepts counted, and banks of the same recipe matched across seeds (`sanity.match_banks`). The map stage
 (segmentation and features) is read back from WORK's shards, so each extra build costs only its reduce stage.
 
-Usage: python -m ace3d.jobs.realbank_study --data DIR --classes A,B --work-dir WORK --out DIR
+Usage: python -m ace3d.evaluation.realbank_study --data DIR --classes A,B --work-dir WORK --out DIR
        [--recipes 25:20 12:10] [--seeds 0 1 2]"""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     from ace3d.jobs.build_bank import BankParams, build_local
     from ace3d.method.concepts import ConceptParams
 
-    ap = argparse.ArgumentParser(prog="python -m ace3d.jobs.realbank_study", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m ace3d.evaluation.realbank_study", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="i3d_kinetics400")
     ap.add_argument("--data", required=True)
     ap.add_argument("--classes", required=True, help="comma-separated")

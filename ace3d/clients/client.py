@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ace3d_client import cli
-from ace3d_client.client import (  # noqa: F401 - this module's public names before the client moved
+from ace3d_client.client import (  # noqa: F401 - the names `ace3d client` users imported from here
     GRPC_TO_HTTP,
     HTTP_TO_GRPC,
     MAX_MESSAGE,

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import grpc
@@ -15,25 +13,8 @@ import grpc
 from ace3d_client import report, wire
 from ace3d_client.client import Ace3dClient, RemoteError, bench, read_token
 from ace3d_client.errors import Ace3dError
+from ace3d_client.files import write_text
 from ace3d_client.v1 import explanation_pb2 as pb
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write the whole file or none: a temporary beside it, then renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def add_arguments(sp: argparse.ArgumentParser) -> None:

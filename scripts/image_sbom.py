@@ -61,15 +61,19 @@ def install_tools(dest: Path) -> None:
                     "--only-binary", ":all:", "--target", str(dest), "-r", str(req)], check=True)
 
 
-def image_sbom(image: str, out: Path, engine: str = "podman") -> dict:
-    """Write the image's SBOM to `out` and return it."""
+def image_sbom(image: str, out: Path, engine: str = "podman", env: dict[str, str] | None = None) -> dict:
+    """Write the image's SBOM to `out` and return it. `env`: the engine's environment (e.g. CONTAINERS_CONF)."""
     with tempfile.TemporaryDirectory(prefix="sbom-") as tmp:
         tools, dump = Path(tmp) / "tools", Path(tmp) / "out"
         install_tools(tools)
         dump.mkdir()
         dump.chmod(0o777)  # the image's user writes there
-        subprocess.run([engine, "run", "--rm", "-v", f"{tools}:/opt/sbom:ro", "-v", f"{dump}:/out",
-                        "--entrypoint", "python", image, "-c", RUN], check=True, capture_output=True, timeout=600)
+        run = subprocess.run([engine, "run", "--rm", "-v", f"{tools}:/opt/sbom:ro", "-v", f"{dump}:/out",
+                              "--entrypoint", "python", image, "-c", RUN], capture_output=True, text=True, timeout=600,
+                             env=env)
+        if run.returncode != 0:
+            raise SystemExit(f"{engine} run {image} (cyclonedx-py) failed with status {run.returncode}: "
+                             f"{run.stderr.strip()[-2000:]}")
         sbom = json.loads((dump / "sbom.json").read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(sbom, indent=1))

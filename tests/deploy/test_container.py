@@ -25,6 +25,7 @@ from container_helpers import (
     IMAGE,
     base_image,
     build,
+    env,
     extra_ca_pem,
     podman,
     server_cert,
@@ -102,7 +103,7 @@ def test_sbom_of_the_image_lists_exactly_the_serving_pins(image):
     spec = importlib.util.spec_from_file_location("image_sbom", ROOT / "scripts" / "image_sbom.py")
     sbom_mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sbom_mod)
-    sbom = sbom_mod.image_sbom(image, ROOT / "out" / "image-sbom.cdx.json")
+    sbom = sbom_mod.image_sbom(image, ROOT / "out" / "image-sbom.cdx.json", env=env())
     assert sbom["bomFormat"] == "CycloneDX" and sbom["components"]
     assert sbom_mod.differences(sbom) == {"not pinned": [], "missing": []}
     names = {_norm(c["name"]) for c in sbom["components"]}

@@ -63,13 +63,16 @@ def test_loadtest_cli_prints_and_writes_the_report(served, video_bytes, tmp_path
 def test_loadtest_counts_a_wrong_key_as_errors_and_stops_on_time(served, video_bytes):
     """TorchServe 0.12 refuses a wrong inference key with PERMISSION_DENIED (not UNAUTHENTICATED)."""
     t0 = time.monotonic()
-    rep = loadtest(_config(served, video_bytes, token="wrong", concurrency=2, duration=2.0))
+    cfg = _config(served, video_bytes, token="wrong", concurrency=2, duration=2.0)
+    rep = loadtest(cfg)
     wall = time.monotonic() - t0
     assert rep["requests"] > 0 and rep["ok"] == 0
     assert rep["errors"] == {"PERMISSION_DENIED": rep["requests"]}, rep["errors"]
     assert "Token Authorization failed" in rep["error_samples"]["PERMISSION_DENIED"]
     assert rep["throughput_rps"] == 0 and rep["latency_ms"]["p50"] is None
-    assert wall < 2.0 + 5.0  # refusals are quick: nothing waits for its deadline
+    # the run's documented bound (no call starts after `duration`, none outlives its deadline); that nothing
+    # waited for its deadline is the errors check above (no DEADLINE_EXCEEDED), not a wall-clock guess
+    assert wall < cfg.duration + cfg.deadline
 
 
 def test_loadtest_max_requests_bounds_the_count(served, video_bytes):

@@ -139,6 +139,49 @@ def test_insertion_curve_puts_regions_back(tiny_model, frames):
     assert y[-1] == pytest.approx(float(_prob(tiny_model, clip_tensor(tiny_model, frames), target)[0]), abs=1e-5)
 
 
+def test_sampled_curve_keeps_its_ends_and_a_point_per_step(tiny_model, frames):
+    from ace3d.evaluation.metrics import sampled
+
+    t, h, w = frames.shape[:3]
+    target = 1
+    masks = np.zeros((10, t, h, w), bool)
+    for k in range(10):  # ten bands of a tenth of the rows each
+        masks[k, :, k * h // 10:(k + 1) * h // 10] = True
+    engine = ForwardEngine(tiny_model, batch_size=4)
+    x, y = deletion_curve(engine, frames, masks, target)
+    xs, ys = deletion_curve(engine, frames, masks, target, max_points=6)
+    assert len(xs) == 6 and xs[0] == 0 and xs[-1] == 1
+    firsts = [x[np.argmax(x >= step - 1e-12)] for step in (0.2, 0.4, 0.6, 0.8)]  # first union reaching each fifth
+    assert np.allclose(xs, [0, *firsts, 1.0])
+    for xv, yv in zip(xs, ys, strict=True):  # sampled points are the exact curve's points
+        assert yv == pytest.approx(float(y[np.argmin(np.abs(x - xv))]), abs=1e-5)
+    assert np.array_equal(sampled(np.linspace(0, 1, 4), 11), np.arange(4))  # few points: all kept
+    assert np.array_equal(sampled(x, 0), np.arange(len(x)))  # 0: the exact curve
+
+
+def test_curve_cache_shares_points_between_rankings(tiny_model, frames):
+    from ace3d.evaluation.metrics import insertion_curve, ranking_aucs
+
+    t, h, w = frames.shape[:3]
+    target = 0
+    masks = np.zeros((2, t, h, w), bool)
+    masks[0, :, : h // 2] = True
+    masks[1, :, h // 2:] = True
+    engine, cache = ForwardEngine(tiny_model), {}
+    first = ranking_aucs(engine, frames, masks, target, cache=cache)
+    assert first == pytest.approx(ranking_aucs(ForwardEngine(tiny_model), frames, masks, target), abs=1e-6)
+    clips = engine.clips
+    again = ranking_aucs(engine, frames, masks, target, cache=cache)
+    assert engine.clips == clips and again == first  # every point was measured already
+    # the reverse ranking removes and keeps the same halves: nothing new to measure
+    insertion_curve(engine, frames, masks[::-1].copy(), target, cache=cache)
+    assert engine.clips == clips
+    quarter = np.zeros((1, t, h, w), bool)
+    quarter[0, :, : h // 2, : w // 2] = True
+    x, y = insertion_curve(engine, frames, quarter, target, cache=cache)  # only the quarter kept is new
+    assert engine.clips == clips + 1 and np.allclose(x, [0, 0.25, 1.0])
+
+
 @pytest.mark.parametrize("method", ["integrated_gradients", "occlusion", "grad_cam", "random"])
 def test_voxel_methods_rank_the_same_supervoxels(tiny_model, tiny_bank, frames, trunk_calls, method):
     from ace3d.evaluation import methods

@@ -16,17 +16,22 @@ from ace3d.method.removal import blur_removed, remove
 from ace3d.models.engine import ForwardEngine, model_input
 
 FILLS = {"mean": remove, "blur": blur_removed}  # removal operators by name (metrics only)
+REFINE_TOLERANCE = 0.02  # a sampled curve is measured region by region wherever it moves more than this
 
 
 def _curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int, keep: bool,
-           fill: str = "mean", max_points: int = 0, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+           fill: str = "mean", max_points: int = 0, cache: dict | None = None,
+           tolerance: float = REFINE_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
     """Target probability over the cumulative unions of the ranked regions: removed (deletion) or the only part
     kept (insertion, `keep`). x is the unions' share of the clip's voxels; the last point is x = 1.
 
-    `max_points` > 1 samples the curve: the first and last points and, for each of `max_points - 1` even steps
-    of x, the first union that reaches it (so a ranking of many small regions costs at most `max_points`
-    forwards; one of few regions keeps every point). `cache`: probabilities of unions already measured on this
-    clip (the unchanged and the emptied clip are the same for every method), filled as it goes."""
+    `max_points` > 1 measures a ranking of many regions adaptively instead of at every union: first the ends
+    and, for each of `max_points - 1` even steps of x, the first union that reaches it; then, round by round,
+    the union halfway between two measured neighbours whose probabilities differ by more than `tolerance`, so
+    that every steep part of the curve is measured region by region and only flat stretches are interpolated
+    (sampling evenly alone would smear a decisive first region over a whole step). `cache`: probabilities of
+    unions already measured on this clip (the unchanged and the emptied clip are the same for every ranking),
+    filled as it goes."""
     shape = tuple(frames.shape[:3])
     m = torch.from_numpy(np.asarray(masks_ranked, bool).reshape(-1, *shape))
     steps = [torch.zeros(shape, dtype=torch.bool)]
@@ -35,28 +40,36 @@ def _curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, 
     if not bool(steps[-1].all()):
         steps.append(torch.ones(shape, dtype=torch.bool))
     unions = torch.stack(steps)
-    x = unions.flatten(1).float().mean(1).numpy().astype(np.float64)
-    keep_idx = sampled(x, max_points)
-    unions, x = unions[keep_idx], x[keep_idx]
     removed = ~unions if keep else unions
-    keys = [(fill, target, hashlib.blake2b(np.packbits(r.numpy()).tobytes(), digest_size=16).digest())
-            for r in removed] if cache is not None else [None] * len(unions)
-    todo = [i for i, k in enumerate(keys) if k is None or k not in cache]
-    probs = np.zeros(len(unions), np.float64)
-    batch_size = engine.batch_size
-    with torch.inference_mode():
-        for s in range(0, len(todo), batch_size):  # remove() per chunk: K full clips never sit in memory
-            idx = todo[s:s + batch_size]
-            logits = engine.forward(model_input(engine.clf, FILLS[fill](frames, removed[idx])))
-            probs[idx] = logits.float().softmax(1)[:, target].cpu().numpy()
-    for i, k in enumerate(keys):
-        if k is None:
-            continue
-        if i in todo:
-            cache[k] = float(probs[i])
-        else:
-            probs[i] = cache[k]
-    return x, probs
+    x = unions.flatten(1).float().mean(1).numpy().astype(np.float64)
+    probs: dict[int, float] = {}
+
+    def measure(indices: list[int]) -> None:
+        keys = {i: (fill, target, hashlib.blake2b(np.packbits(removed[i].numpy()).tobytes(), digest_size=16).digest())
+                for i in indices} if cache is not None else {}
+        todo = [i for i in indices if i not in keys or keys[i] not in cache]
+        for i in indices:
+            if i not in todo:
+                probs[i] = cache[keys[i]]
+        with torch.inference_mode():
+            for s in range(0, len(todo), engine.batch_size):  # remove() per chunk: K full clips never in memory
+                idx = todo[s:s + engine.batch_size]
+                logits = engine.forward(model_input(engine.clf, FILLS[fill](frames, removed[idx])))
+                for i, p in zip(idx, logits.float().softmax(1)[:, target].cpu().tolist(), strict=True):
+                    probs[i] = p
+                    if cache is not None:
+                        cache[keys[i]] = p
+
+    measure(sampled(x, max_points).tolist())
+    while True:
+        known = sorted(probs)
+        halves = [(a + b) // 2 for a, b in zip(known, known[1:], strict=False)
+                  if b - a > 1 and abs(probs[a] - probs[b]) > tolerance]
+        if not halves:
+            break
+        measure(halves)
+    known = sorted(probs)
+    return x[known], np.array([probs[i] for i in known], np.float64)
 
 
 def sampled(x: np.ndarray, max_points: int) -> np.ndarray:

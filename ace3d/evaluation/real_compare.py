@@ -6,7 +6,8 @@ Every (clip, method) result is one line of ROWS (JSON lines), written as soon as
 stops resumes where it was; clips are taken one per video in turn (every video's first clip, then every
 video's second...), so a short run still covers many videos. The target is the model's predicted class.
 
-Methods: any of `ace3d evaluate --methods`, and `ace_bank` (the explanation with BANK) beside `ace` (bankless).
+Methods: any of `ace3d evaluate --methods`, and `ace_bank` (the explanation with BANK) beside `ace` (bankless);
+`ace_bank_heat` and `ace_heat` rank the pieces of each concept by the answer's heatmap (methods/ace.py).
 
 Usage: python -m ace3d.evaluation.real_compare --realset DIR --rows ROWS [--bank BANK] [--methods ...]
        [--max-clips N] [--table OUT.md]"""
@@ -28,8 +29,9 @@ from ace3d.method.removal import remove
 from ace3d.method.video import limits_for, make_clips, read_file
 from ace3d.models.engine import ForwardEngine, model_input
 
-CURVE_POINTS = 6  # each curve sampled at every fifth of the clip's voxels (metrics._curve): see docs/FAITHFULNESS.md
-METHODS = ("ace_bank", "ace", "grad_cam", "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
+CURVE_POINTS = 6  # curves measured at every fifth of the clip's voxels, then wherever they move (metrics._curve)
+METHODS = ("ace_bank", "ace", "ace_bank_heat", "ace_heat", "grad_cam", "integrated_gradients", "occlusion",
+           "captum_feature_ablation", "random")
 MEASURES = (("deletion", "deletion AUC, project's fill (lower: better)"),
             ("deletion_blur", "deletion AUC, blur fill (lower: better)"),
             ("insertion", "insertion AUC (higher: better)"),
@@ -73,6 +75,7 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     one file). Per clip, the methods that rank supervoxels share one segmentation and all methods share the
     curves' points already measured (`metrics._curve`'s cache), so nothing is computed twice."""
     from ace3d.evaluation import methods
+    from ace3d.evaluation.methods.ace import AceMethod
     from ace3d.method.supervoxels import segment
 
     done = {(r["clip"], r["method"]) for r in read_rows(rows_path)}
@@ -80,9 +83,12 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     engine = explainers["none"].engine
     built = {}
     for name in method_names:
-        ex = explainers["bank"] if name == "ace_bank" else explainers["none"]
-        built[name] = methods.build("ace" if name == "ace_bank" else name, ex.engine, bank=ex.bank, slic=ex.slic,
-                                    removal=ex.removal)
+        ex = explainers["bank"] if name.startswith("ace_bank") else explainers["none"]
+        if name.startswith("ace"):  # ace, ace_bank, and their _heat variants (pieces of concepts by heat)
+            built[name] = AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal,
+                                    within="heat" if name.endswith("_heat") else "concepts")
+        else:
+            built[name] = methods.build(name, ex.engine, bank=ex.bank, slic=ex.slic)
         if name == "occlusion":
             built[name].overlap = occlusion_overlap
     clips = heldout_clips(realset, max_per_video)
@@ -94,7 +100,7 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
         clip = make_clips(read_file(realset / c["file"], limits_for(clf.clip_shape)), clf.clip_shape, 1,
                           clf.frame_rate)[0]
         target = int(engine.classify([clip.frames])[1][0].argmax())
-        regions, cache, seg_seconds = None, {}, 0.0
+        regions, cache, seg_seconds, explained = None, {}, 0.0, {}
         for name in method_names:
             if (c["file"], name) in done:
                 continue
@@ -103,7 +109,13 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                 t0 = time.perf_counter()
                 regions = segment(clip.frames, m.slic, clf.device)
                 seg_seconds = time.perf_counter() - t0
-            a = m.attribute(clip, target, regions=regions if m.takes_regions else None)
+            base = explained.get(name.removesuffix("_heat")) if name.endswith("_heat") else None
+            if base is not None:  # the same explanation, its concepts cut into pieces: no second run
+                a = m.refine(base)
+            else:
+                a = m.attribute(clip, target, regions=regions if m.takes_regions else None)
+            if name.startswith("ace"):
+                explained[name] = a
             seconds = a.seconds + (seg_seconds if m.takes_regions else 0.0)  # each method's own segmentation
             row = {"clip": c["file"], "video": c["video"], "classes": c["classes"], "method": name,
                    "target": clf.class_names[target], "seconds": seconds, "regions": len(a.masks),
@@ -194,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="Occlusion's windows per stride (2 is `ace3d evaluate`'s, 8 times the forwards of 1)")
     args = ap.parse_args(argv)
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if "ace_bank" in names and not args.bank:
+    if any(n.startswith("ace_bank") for n in names) and not args.bank:
         ap.error("ace_bank needs --bank")
     rows_path = Path(args.rows)
     if args.summary_only:

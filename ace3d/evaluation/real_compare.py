@@ -109,13 +109,19 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                 t0 = time.perf_counter()
                 regions = segment(clip.frames, m.slic, clf.device)
                 seg_seconds = time.perf_counter() - t0
-            base = explained.get(name.removesuffix("_heat")) if name.endswith("_heat") else None
-            if base is not None:  # the same explanation, its concepts cut into pieces: no second run
-                a = m.refine(base)
-            else:
-                a = m.attribute(clip, target, regions=regions if m.takes_regions else None)
+            a = None
             if name.startswith("ace"):
-                explained[name] = a
+                # a class the bank has no concepts for is explained with the clip's groups, as without a bank:
+                # one explanation serves both (and its curves' points are all in the cache)
+                bankless = explainers["bank"].bank is None or not len(explainers["bank"].bank.concepts_of(target))
+                same = name.replace("ace_bank", "ace") if bankless else name
+                base = explained.get(same.removesuffix("_heat"))
+                if base is not None:  # the same explanation, or its concepts cut into pieces: no second run
+                    a = m.refine(base) if name.endswith("_heat") else base
+            if a is None:
+                a = m.attribute(clip, target, regions=regions if m.takes_regions else None)
+            if name.startswith("ace") and not name.endswith("_heat"):
+                explained[name] = explained[name.replace("ace_bank", "ace") if bankless else name] = a
             seconds = a.seconds + (seg_seconds if m.takes_regions else 0.0)  # each method's own segmentation
             row = {"clip": c["file"], "video": c["video"], "classes": c["classes"], "method": name,
                    "target": clf.class_names[target], "seconds": seconds, "regions": len(a.masks),
@@ -206,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="Occlusion's windows per stride (2 is `ace3d evaluate`'s, 8 times the forwards of 1)")
     args = ap.parse_args(argv)
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if any(n.startswith("ace_bank") for n in names) and not args.bank:
+    if any(n.startswith("ace_bank") for n in names) and not args.bank and not args.summary_only:
         ap.error("ace_bank needs --bank")
     rows_path = Path(args.rows)
     if args.summary_only:

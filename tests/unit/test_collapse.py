@@ -52,16 +52,17 @@ def test_a_speck_joins_the_largest_part_and_nothing_under_the_share_changes():
     assert same.concept == [0, 1] and same.groups[0] is small[0]
 
 
-def test_a_supervoxel_spanning_two_components_keeps_them_in_one_part():
-    lab = np.zeros((2, 6, 6), np.int32)
-    lab[:, :, 3:] = 1
-    lab[:, :, 2] = 2  # the middle column
-    lab[:, 0, 2] = 0  # supervoxel 0 reaches over: its voxel at the top touches column 3 (supervoxel 1)
-    lab[:, 5, 2] = 0  # and its voxel at the bottom is cut off from the rest of it by supervoxel 2
-    sv = Supervoxels(labels=[lab], items=[(0, 0), (0, 1), (0, 2)])
-    groups = [np.array([0, 1])]
+def test_a_supervoxel_in_two_pieces_is_cut_and_counted_in_both_parts():
+    lab = np.ones((2, 6, 6), np.int32)
+    lab[:, :, :2] = 0
+    lab[:, :, 4:] = 0  # supervoxel 0 in two pieces (the fast SLIC does not enforce connectivity), 67% of the clip
+    sv = Supervoxels(labels=[lab], items=[(0, 0), (0, 1)])
+    groups = [np.array([0]), np.array([1])]
     inst = collapse.split(sv, groups, sv.concept_masks(groups))
-    assert inst.concept == [0]  # connected through the top row; a supervoxel is never cut
+    assert inst.concept == [0, 0, 1]
+    assert inst.masks[0][:, :, :2].all() and not inst.masks[0][:, :, 2:].any()
+    assert inst.masks[1][:, :, 4:].all() and not inst.masks[1][:, :, :4].any()
+    assert [g.tolist() for g in inst.groups] == [[0], [0], [1]]
 
 
 class _Placed(Explainer):
@@ -109,7 +110,7 @@ def test_a_concept_in_two_distant_blobs_is_ranked_as_two_instances(tiny_model, c
     assert r.importance[left_right].tolist() == pytest.approx((r.instance - logits[:, target]).tolist(), abs=1e-3)
     assert r.top_coverage == pytest.approx(r.masks[0].mean()) and r.top_coverage < collapse.SHARE
     assert not r.collapsed
-    assert len(r.supervoxel_counts) == len(r.concept_ids) and sum(r.supervoxel_counts) == len(r.supervoxels)
+    assert len(r.supervoxel_counts) == len(r.concept_ids) and sum(r.supervoxel_counts) >= len(r.supervoxels)
 
 
 def test_one_blob_over_the_share_is_flagged_in_the_result_the_message_and_the_metrics(tiny_model, clip):

@@ -16,7 +16,10 @@ def add_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--target", default=None, help="class to explain (default: the predicted one)")
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--max-concepts", type=int, default=0)
-    sp.add_argument("--max-clips", type=int, default=1)
+    sp.add_argument("--max-clips", type=int, default=1, help="clips explained")
+    sp.add_argument("--score-clips", type=int, default=0,
+                    help="clips across the video whose mean gives the class scores (the clips explained are those "
+                    "where the target is most probable); 0: the model's default (I3D: 2, others: 1)")
     sp.add_argument("--json", default=None)
     sp.add_argument("--overlay", default=None, help="animated GIF of heatmap and concept outlines")
 
@@ -28,8 +31,9 @@ def run(args) -> None:
     from ace3d.serving import messages
 
     ex = explainer(args)
+    # an unknown class fails here, before any work
     req = ex.resolve(Request(target_class=args.target, top_k=args.top_k, max_concepts=args.max_concepts,
-                             max_clips=args.max_clips))  # an unknown class fails before any work
+                             max_clips=args.max_clips, score_clips=args.score_clips))
     v = video.read_file(args.video, video.limits_for(ex.clf.clip_shape))
     exp = messages.explanation(ex.explain(v, req))
     print(report.table(exp))

@@ -7,6 +7,8 @@ forward engine (float32 forwards, in chunks of its batch size, counted)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -14,12 +16,22 @@ from ace3d.method.removal import blur_removed, remove
 from ace3d.models.engine import ForwardEngine, model_input
 
 FILLS = {"mean": remove, "blur": blur_removed}  # removal operators by name (metrics only)
+REFINE_TOLERANCE = 0.02  # a sampled curve is measured region by region wherever it moves more than this
 
 
 def _curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int, keep: bool,
-           fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+           fill: str = "mean", max_points: int = 0, cache: dict | None = None,
+           tolerance: float = REFINE_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
     """Target probability over the cumulative unions of the ranked regions: removed (deletion) or the only part
-    kept (insertion, `keep`). x is the unions' share of the clip's voxels; the last point is x = 1."""
+    kept (insertion, `keep`). x is the unions' share of the clip's voxels; the last point is x = 1.
+
+    `max_points` > 1 measures a ranking of many regions adaptively instead of at every union: first the ends
+    and, for each of `max_points - 1` even steps of x, the first union that reaches it; then, round by round,
+    the union halfway between two measured neighbours whose probabilities differ by more than `tolerance`, so
+    that every steep part of the curve is measured region by region and only flat stretches are interpolated
+    (sampling evenly alone would smear a decisive first region over a whole step). `cache`: probabilities of
+    unions already measured on this clip (the unchanged and the emptied clip are the same for every ranking),
+    filled as it goes."""
     shape = tuple(frames.shape[:3])
     m = torch.from_numpy(np.asarray(masks_ranked, bool).reshape(-1, *shape))
     steps = [torch.zeros(shape, dtype=torch.bool)]
@@ -28,41 +40,72 @@ def _curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, 
     if not bool(steps[-1].all()):
         steps.append(torch.ones(shape, dtype=torch.bool))
     unions = torch.stack(steps)
+    removed = ~unions if keep else unions
     x = unions.flatten(1).float().mean(1).numpy().astype(np.float64)
-    probs, batch_size = [], engine.batch_size
-    with torch.inference_mode():
-        for i in range(0, len(unions), batch_size):  # remove() per chunk: K full clips never sit in memory
-            chunk = unions[i:i + batch_size]
-            logits = engine.forward(model_input(engine.clf, FILLS[fill](frames, ~chunk if keep else chunk)))
-            probs.append(logits.float().softmax(1)[:, target].cpu())
-    return x, torch.cat(probs).numpy().astype(np.float64)
+    probs: dict[int, float] = {}
+
+    def measure(indices: list[int]) -> None:
+        keys = {i: (fill, target, hashlib.blake2b(np.packbits(removed[i].numpy()).tobytes(), digest_size=16).digest())
+                for i in indices} if cache is not None else {}
+        todo = [i for i in indices if i not in keys or keys[i] not in cache]
+        for i in indices:
+            if i not in todo:
+                probs[i] = cache[keys[i]]
+        with torch.inference_mode():
+            for s in range(0, len(todo), engine.batch_size):  # remove() per chunk: K full clips never in memory
+                idx = todo[s:s + engine.batch_size]
+                logits = engine.forward(model_input(engine.clf, FILLS[fill](frames, removed[idx])))
+                for i, p in zip(idx, logits.float().softmax(1)[:, target].cpu().tolist(), strict=True):
+                    probs[i] = p
+                    if cache is not None:
+                        cache[keys[i]] = p
+
+    measure(sampled(x, max_points).tolist())
+    while True:
+        known = sorted(probs)
+        halves = [(a + b) // 2 for a, b in zip(known, known[1:], strict=False)
+                  if b - a > 1 and abs(probs[a] - probs[b]) > tolerance]
+        if not halves:
+            break
+        measure(halves)
+    known = sorted(probs)
+    return x[known], np.array([probs[i] for i in known], np.float64)
+
+
+def sampled(x: np.ndarray, max_points: int) -> np.ndarray:
+    """Indices of a curve's points kept by `_curve`'s sampling: all when `max_points` < 2 or they are few."""
+    if max_points < 2 or len(x) <= max_points:
+        return np.arange(len(x))
+    wanted = np.linspace(0.0, 1.0, max_points)[1:-1]
+    inner = np.searchsorted(x, wanted - 1e-12, side="left")
+    return np.unique(np.concatenate([[0], np.clip(inner, 0, len(x) - 1), [len(x) - 1]]))
 
 
 def deletion_curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                   fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+                   fill: str = "mean", max_points: int = 0, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Target softmax probability as the ranked regions are removed cumulatively (`removal.remove`).
 
     x is the fraction of the clip's voxels removed so far (not the number of regions), so methods with
     different region counts and sizes compare on one axis. Point 0 is the unchanged clip; the last point
     is x = 1 (everything removed), added when the regions do not already cover the clip."""
-    return _curve(engine, frames, masks_ranked, target, keep=False, fill=fill)
+    return _curve(engine, frames, masks_ranked, target, keep=False, fill=fill, max_points=max_points, cache=cache)
 
 
 def deletion_auc(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                 fill: str = "mean") -> float:
+                 fill: str = "mean", max_points: int = 0, cache: dict | None = None) -> float:
     """Area under the deletion curve over x in [0, 1]: lower is more faithful (the prediction collapses
     after little of the clip is removed)."""
-    x, y = deletion_curve(engine, frames, masks_ranked, target, fill)
+    x, y = deletion_curve(engine, frames, masks_ranked, target, fill, max_points, cache)
     return float(np.trapezoid(y, x))
 
 
-def ranking_aucs(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray,
-                 target: int) -> dict[str, float]:
+def ranking_aucs(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
+                 max_points: int = 0, cache: dict | None = None) -> dict[str, float]:
     """The three areas `ace3d evaluate` reports for a ranking: deletion with the project's fill and with a blur,
-    and insertion with the project's fill."""
-    return {"deletion": deletion_auc(engine, frames, masks_ranked, target),
-            "deletion_blur": deletion_auc(engine, frames, masks_ranked, target, "blur"),
-            "insertion": insertion_auc(engine, frames, masks_ranked, target)}
+    and insertion with the project's fill (`max_points`, `cache`: see `_curve`)."""
+    return {"deletion": deletion_auc(engine, frames, masks_ranked, target, "mean", max_points, cache),
+            "deletion_blur": deletion_auc(engine, frames, masks_ranked, target, "blur", max_points, cache),
+            "insertion": insertion_auc(engine, frames, masks_ranked, target, "mean", max_points, cache)}
 
 
 def dilated(mask: np.ndarray, rim: int) -> np.ndarray:
@@ -78,9 +121,9 @@ def peak_inside(heatmap: np.ndarray, mask: np.ndarray, rim: int) -> bool:
 
 
 def insertion_auc(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                  fill: str = "mean") -> float:
+                  fill: str = "mean", max_points: int = 0, cache: dict | None = None) -> float:
     """Area under the insertion curve over x in [0, 1]: higher is more faithful."""
-    x, y = insertion_curve(engine, frames, masks_ranked, target, fill)
+    x, y = insertion_curve(engine, frames, masks_ranked, target, fill, max_points, cache)
     return float(np.trapezoid(y, x))
 
 
@@ -112,8 +155,9 @@ def insertion_accuracy(engine: ForwardEngine, items: list[tuple[np.ndarray, np.n
 
 
 def insertion_curve(engine: ForwardEngine, frames: np.ndarray, masks_ranked: np.ndarray, target: int,
-                    fill: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+                    fill: str = "mean", max_points: int = 0,
+                    cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Target softmax probability as the ranked regions are put back into an emptied clip, most important
     first (everything else removed by `removal.remove`). x is the fraction of voxels kept; higher area is more
     faithful (the prediction returns after little of the clip is back)."""
-    return _curve(engine, frames, masks_ranked, target, keep=True, fill=fill)
+    return _curve(engine, frames, masks_ranked, target, keep=True, fill=fill, max_points=max_points, cache=cache)

@@ -6,7 +6,8 @@ Every (clip, method) result is one line of ROWS (JSON lines), written as soon as
 stops resumes where it was; clips are taken one per video in turn (every video's first clip, then every
 video's second...), so a short run still covers many videos. The target is the model's predicted class.
 
-Methods: any of `ace3d evaluate --methods`, and `ace_bank` (the explanation with BANK) beside `ace` (bankless).
+Methods: any of `ace3d evaluate --methods`, and `ace_bank` (the explanation with BANK) beside `ace` (bankless);
+`ace_bank_heat` and `ace_heat` rank the pieces of each concept by the answer's heatmap (methods/ace.py).
 
 Usage: python -m ace3d.evaluation.real_compare --realset DIR --rows ROWS [--bank BANK] [--methods ...]
        [--max-clips N] [--table OUT.md]"""
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ace3d.evaluation.metrics import ranking_aucs
 from ace3d.evaluation.real_video import similar_size
@@ -27,7 +29,9 @@ from ace3d.method.removal import remove
 from ace3d.method.video import limits_for, make_clips, read_file
 from ace3d.models.engine import ForwardEngine, model_input
 
-METHODS = ("ace_bank", "ace", "grad_cam", "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
+CURVE_POINTS = 6  # curves measured at every fifth of the clip's voxels, then wherever they move (metrics._curve)
+METHODS = ("ace_bank", "ace", "ace_bank_heat", "ace_heat", "grad_cam", "integrated_gradients", "occlusion",
+           "captum_feature_ablation", "random")
 MEASURES = (("deletion", "deletion AUC, project's fill (lower: better)"),
             ("deletion_blur", "deletion AUC, blur fill (lower: better)"),
             ("insertion", "insertion AUC (higher: better)"),
@@ -64,39 +68,66 @@ def drops(engine: ForwardEngine, frames: np.ndarray, masks: np.ndarray, target: 
 
 
 def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str], max_per_video: int,
-        seed: int = 0, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+        seed: int = 0, shard: tuple[int, int] = (0, 1), curve_points: int = CURVE_POINTS,
+        occlusion_overlap: int = 1) -> list[dict]:
     """Compute every missing (clip, method) row; `explainers`: {"bank": Explainer, "none": Explainer}. With
-    `shard` (i, n), only every n-th missing row from the i-th: n processes share the work (and one file)."""
+    `shard` (i, n), only every n-th clip with results missing, from the i-th: n processes share the work (and
+    one file). Per clip, the methods that rank supervoxels share one segmentation and all methods share the
+    curves' points already measured (`metrics._curve`'s cache), so nothing is computed twice."""
     from ace3d.evaluation import methods
+    from ace3d.evaluation.methods.ace import AceMethod
+    from ace3d.method.supervoxels import segment
 
     done = {(r["clip"], r["method"]) for r in read_rows(rows_path)}
     clf = explainers["none"].clf
+    engine = explainers["none"].engine
     built = {}
+    for name in method_names:
+        ex = explainers["bank"] if name.startswith("ace_bank") else explainers["none"]
+        if name.startswith("ace"):  # ace, ace_bank, and their _heat variants (pieces of concepts by heat)
+            built[name] = AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal,
+                                    within="heat" if name.endswith("_heat") else "concepts")
+        else:
+            built[name] = methods.build(name, ex.engine, bank=ex.bank, slic=ex.slic)
+        if name == "occlusion":
+            built[name].overlap = occlusion_overlap
     clips = heldout_clips(realset, max_per_video)
-    todo = [(c, m) for c in clips for m in method_names if (c["file"], m) not in done][shard[0]::shard[1]]
-    print(f"{len(clips)} held-out clips of {len({c['video'] for c in clips})} videos; {len(todo)} results to "
-          f"compute, {len(done)} already in {rows_path}", flush=True)
+    todo = [c for c in clips if any((c["file"], m) not in done for m in method_names)][shard[0]::shard[1]]
+    print(f"{len(clips)} held-out clips of {len({c['video'] for c in clips})} videos; {len(todo)} clips with "
+          f"results to compute, {len(done)} results already in {rows_path}", flush=True)
     rows_path.parent.mkdir(parents=True, exist_ok=True)
-    for i, (c, name) in enumerate(todo):
+    for i, c in enumerate(tqdm(todo, desc="held-out clips", unit="clip")):
         clip = make_clips(read_file(realset / c["file"], limits_for(clf.clip_shape)), clf.clip_shape, 1,
                           clf.frame_rate)[0]
-        if name not in built:
-            ex = explainers["bank"] if name == "ace_bank" else explainers["none"]
-            built[name] = methods.build("ace" if name == "ace_bank" else name, ex.engine, bank=ex.bank, slic=ex.slic,
-                                        removal=ex.removal)
-        target = int(explainers["none"].engine.classify([clip.frames])[1][0].argmax())
-        t0 = time.perf_counter()
-        a = built[name].attribute(clip, target)
-        row = {"clip": c["file"], "video": c["video"], "classes": c["classes"], "method": name,
-               "target": clf.class_names[target], "seconds": a.seconds, "regions": len(a.masks),
-               "source": getattr(a.detail, "source", None)}
-        if len(a.masks):
-            engine = explainers["none"].engine
-            row.update(ranking_aucs(engine, clip.frames, a.masks, target))
-            row.update(drops(engine, clip.frames, a.masks, target, np.random.default_rng([seed, i])))
-        with open(rows_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(f"[{i + 1}/{len(todo)}] {c['file']} {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+        target = int(engine.classify([clip.frames])[1][0].argmax())
+        regions, cache, seg_seconds, explained = None, {}, 0.0, {}
+        for name in method_names:
+            if (c["file"], name) in done:
+                continue
+            m = built[name]
+            if m.takes_regions and regions is None:
+                t0 = time.perf_counter()
+                regions = segment(clip.frames, m.slic, clf.device)
+                seg_seconds = time.perf_counter() - t0
+            base = explained.get(name.removesuffix("_heat")) if name.endswith("_heat") else None
+            if base is not None:  # the same explanation, its concepts cut into pieces: no second run
+                a = m.refine(base)
+            else:
+                a = m.attribute(clip, target, regions=regions if m.takes_regions else None)
+            if name.startswith("ace"):
+                explained[name] = a
+            seconds = a.seconds + (seg_seconds if m.takes_regions else 0.0)  # each method's own segmentation
+            row = {"clip": c["file"], "video": c["video"], "classes": c["classes"], "method": name,
+                   "target": clf.class_names[target], "seconds": seconds, "regions": len(a.masks),
+                   "forwards": a.clips_evaluated, "source": getattr(a.detail, "source", None),
+                   "curve_points": curve_points}
+            if len(a.masks):
+                row.update(ranking_aucs(engine, clip.frames, a.masks, target, curve_points, cache))
+                row.update(drops(engine, clip.frames, a.masks, target, np.random.default_rng([seed, i])))
+            with open(rows_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            tqdm.write(f"{c['file']} {name}: {seconds:.0f} s, {len(a.masks)} regions, "
+                       f"deletion {row.get('deletion', float('nan')):.3f}")
     return read_rows(rows_path)
 
 
@@ -168,9 +199,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--shard", default="0/1", help="I/N: this process computes every N-th missing result from "
                     "the I-th (N processes on one ROWS file)")
     ap.add_argument("--summary-only", action="store_true", help="only summarise the rows there are")
+    ap.add_argument("--curve-points", type=int, default=CURVE_POINTS,
+                    help="points per deletion/insertion curve (0: every region's; the first union reaching each "
+                    "step of the clip's voxels otherwise)")
+    ap.add_argument("--occlusion-overlap", type=int, default=1,
+                    help="Occlusion's windows per stride (2 is `ace3d evaluate`'s, 8 times the forwards of 1)")
     args = ap.parse_args(argv)
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if "ace_bank" in names and not args.bank:
+    if any(n.startswith("ace_bank") for n in names) and not args.bank:
         ap.error("ace_bank needs --bank")
     rows_path = Path(args.rows)
     if args.summary_only:
@@ -180,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
         explainers = {"none": Explainer(clf, None)}
         explainers["bank"] = Explainer(clf, banks.load(args.bank)) if args.bank else explainers["none"]
         i, n = (int(x) for x in args.shard.split("/"))
-        rows = run(explainers, Path(args.realset), rows_path, names, args.max_clips, shard=(i, n))
+        rows = run(explainers, Path(args.realset), rows_path, names, args.max_clips, shard=(i, n),
+                   curve_points=args.curve_points, occlusion_overlap=args.occlusion_overlap)
     text = table(summarise(rows, names))
     print(text)
     if args.table:

@@ -46,7 +46,8 @@ class Request:
     target_class: str | None = None
     top_k: int = 5
     max_concepts: int = 0  # 0: all present
-    max_clips: int = 1
+    max_clips: int = 1  # clips explained (and classified)
+    score_clips: int = 0  # clips classified for the video's class scores; 0: the model's `score_clips`
     classify_only: bool = False
     target_index: int | None = None
 
@@ -98,7 +99,9 @@ class Explainer:
         return request
 
     def clips(self, video: Video, request: Request) -> list[Clip]:
-        return make_clips(video, self.clf.clip_shape, request.max_clips, self.clf.frame_rate)
+        """The clips classified: `max_clips`, or more when the class scores come from more (`score_clips`)."""
+        scored = max(request.max_clips, request.score_clips or self.clf.score_clips)
+        return make_clips(video, self.clf.clip_shape, scored, self.clf.frame_rate)
 
     def classify(self, clips: list[Clip]) -> tuple[torch.Tensor, torch.Tensor]:
         """Bottleneck activations and logits of all clips (batched float32 forwards)."""
@@ -211,24 +214,27 @@ class Explainer:
         probs = logits.softmax(1)
         mean_probs, mean_logits = probs.mean(0).numpy(), logits.mean(0).numpy()
         target = request.target_index if request.target_index is not None else int(mean_probs.argmax())
+        shown = answered_clips(probs[:, target].numpy(), request.max_clips)
 
         def answer(parts: list, partial: bool = False) -> VideoExplanation:
             return VideoExplanation(model_name=self.clf.name, class_names=self.clf.class_names, bank=self.bank,
                                     probabilities=mean_probs, logits=mean_logits, target=target,
-                                    top_k=request.top_k, clip_count=len(clips), clips=parts, partial=partial)
+                                    top_k=request.top_k, clip_count=len(shown), clips=parts, partial=partial,
+                                    scored_clips=len(clips))
 
         final = answer([])
         timings: dict[Stage, float] = {Stage.CLASSIFY: t_cls}
-        for i, clip in enumerate(clips):
+        for k, i in enumerate(shown):
+            clip = dataclasses.replace(clips[i], index=k)  # numbered in the answer; frame_indices say where
             if request.classify_only:
                 final.clips.append(ClassifiedClip(clip, probs[i].numpy(), logits[i].numpy()))
                 continue
             r = self.explain_clip(clip, acts[i], logits[i], target, request.max_concepts)
             r.probabilities, r.logits = probs[i].numpy(), logits[i].numpy()
-            for k, v in r.timings.items():
-                timings[k] = timings.get(k, 0.0) + v
+            for stage, seconds in r.timings.items():
+                timings[stage] = timings.get(stage, 0.0) + seconds
             final.clips.append(r)
-            if len(clips) > 1:
+            if len(shown) > 1:
                 yield answer([r], partial=True)
         timings[Stage.TOTAL] = time.perf_counter() - t0
         final.timings = timings
@@ -238,6 +244,15 @@ class Explainer:
         """The final explanation of a video (streamed parts are skipped)."""
         *_, final = self.stream(video, request)
         return final
+
+
+def answered_clips(target_probs: np.ndarray, max_clips: int) -> list[int]:
+    """Which of the classified clips the answer explains, in time order: all of them, or when the class scores
+    came from more clips than `max_clips`, the `max_clips` where the target class is most probable (the
+    clips that show the class best)."""
+    if len(target_probs) <= max_clips:
+        return list(range(len(target_probs)))
+    return sorted(np.argsort(-target_probs, kind="stable")[:max_clips].tolist())
 
 
 def with_union(masks: np.ndarray) -> torch.Tensor:

@@ -65,6 +65,7 @@ class VideoExplanation:
     clips: list[ClipResult | ClassifiedClip] = field(default_factory=list)
     partial: bool = False
     timings: dict[Stage, float] = field(default_factory=dict)  # seconds, by stage (final answers only)
+    scored_clips: int = 0  # clips whose mean probabilities are `probabilities` (>= the clips answered)
 
     @property
     def bank_id(self) -> str:

@@ -32,6 +32,7 @@ class Classifier:
     fingerprint: str
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     frame_rate: float | None = None  # frames per second the model was trained at (None: spread over the video)
+    score_clips: int = 1  # clips whose mean probabilities give a video's class scores unless asked otherwise
 
     @property
     def split(self) -> int:
@@ -87,7 +88,7 @@ def fingerprint(net: nn.Module) -> str:
 
 def cut(name: str, net: nn.Module, stages: list[Stage], layer: str, clip_shape: tuple[int, ...],
         mean: tuple[float, ...], std: tuple[float, ...], class_names: list[str],
-        frame_rate: float | None = None) -> Classifier:
+        frame_rate: float | None = None, score_clips: int = 1) -> Classifier:
     """A Classifier of `net` cut after `layer` (refused unless a stage other than the last has that name)."""
     names = [n for n, _ in stages]
     if layer not in names[:-1]:
@@ -96,7 +97,7 @@ def cut(name: str, net: nn.Module, stages: list[Stage], layer: str, clip_shape: 
     net.eval()
     return Classifier(name=name, net=net, stages=stages, layer=layer, clip_shape=tuple(clip_shape),
                       mean=tuple(mean), std=tuple(std), class_names=class_names, fingerprint=fingerprint(net),
-                      frame_rate=frame_rate)
+                      frame_rate=frame_rate, score_clips=score_clips)
 
 
 def first_frame_difference(x: torch.Tensor) -> torch.Tensor:

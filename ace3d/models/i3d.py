@@ -24,6 +24,7 @@ LABELS = Path(__file__).resolve().parent / "kinetics400_label_map.txt"  # the mo
 CLIP_SHAPE = (16, 224, 224)
 MEAN = STD = (0.5, 0.5, 0.5)  # RGB scaled to [-1, 1]
 FRAME_RATE = 25.0  # DeepMind's I3D sees consecutive frames of 25 fps video
+SCORE_CLIPS = 2  # a video's class from 2 clips: the best top-1 on the real set (docs/REAL_MODEL.md)
 DEFAULT_LAYER = "Mixed_4f"  # the concept layer; the candidates measured are in docs/REAL_MODEL.md
 
 
@@ -54,7 +55,8 @@ def load(spec: str, path: Path | None, layer: str | None, names: list[str] | Non
     net = build_i3d(num_classes=400)
     load_state(net, read_state(weights), weights)
     stages = [(n, getattr(net, n)) for n in STAGE_NAMES]
-    return cut(NAME, net, stages, layer, CLIP_SHAPE, MEAN, STD, names or class_names(), frame_rate=FRAME_RATE)
+    return cut(NAME, net, stages, layer, CLIP_SHAPE, MEAN, STD, names or class_names(), frame_rate=FRAME_RATE,
+               score_clips=SCORE_CLIPS)
 
 
 register(Family(NAME, load, default_layer=DEFAULT_LAYER, needs_path=False, default_path=default_weights,

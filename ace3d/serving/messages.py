@@ -33,6 +33,7 @@ def explanation(v: VideoExplanation) -> pb.Explanation:
                          scores=scores(v.class_names, v.probabilities, v.logits, v.top_k),
                          target_class=v.target_class, target_index=v.target, feature_mode=v.feature_mode)
     msg.clip_count = v.clip_count
+    msg.scored_clips = v.scored_clips
     if v.partial:
         msg.partial = True
     for c in v.clips:

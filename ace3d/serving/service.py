@@ -39,6 +39,7 @@ class ServiceConfig:
 
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     max_clips: int = 8
+    score_clips: int = 0  # clips classified for the class scores when a request leaves it at 0 (0: the model's)
     threads: int = 0  # torch threads per worker (0: torch's default)
     memory_budget_mb: float = 2048  # one chunk of perturbed clips through the model stays within it
     removal: str = "input"  # how concepts are taken out (Explainer: input, bottleneck, ranked)
@@ -53,23 +54,29 @@ class ServiceConfig:
                               max_frames=int(cfg.get("max_frames", d.max_frames)),
                               max_pixels=int(cfg.get("max_pixels", d.max_pixels)),
                               max_seconds=float(cfg.get("max_decode_seconds", d.max_seconds)))
-        return cls(limits=limits, max_clips=min(int(cfg.get("max_clips", cls.max_clips)), protocol.MAX_CLIPS),
+        max_clips = min(int(cfg.get("max_clips", cls.max_clips)), protocol.MAX_CLIPS)
+        return cls(limits=limits, max_clips=max_clips, score_clips=min(int(cfg.get("score_clips", 0)), max_clips),
                    threads=int(cfg.get("threads", 0)), keep_freed_memory=bool(cfg.get("keep_freed_memory", True)),
                    memory_budget_mb=float(cfg.get("memory_budget_mb", cls.memory_budget_mb)),
                    removal=str(cfg.get("removal", cls.removal)),
                    warmup=bool(cfg.get("warmup", True)))
 
 
-def request_from_options(opts: pb.ExplainOptions, max_clips: int = protocol.MAX_CLIPS) -> Request:
-    """A method Request from wire options, refused when over a limit."""
+def request_from_options(opts: pb.ExplainOptions, max_clips: int = protocol.MAX_CLIPS,
+                         score_clips: int = 0) -> Request:
+    """A method Request from wire options, refused when over a limit (`score_clips`: the server's default for
+    a request that leaves it at 0; 0: the model's)."""
     if opts.top_k > protocol.MAX_TOP_K:
         raise OptionsError(f"top_k {opts.top_k} is over the limit of {protocol.MAX_TOP_K}")
     if opts.max_clips > max_clips:
         raise OptionsError(f"max_clips {opts.max_clips} is over the limit of {max_clips}")
+    if opts.score_clips > max_clips:
+        raise OptionsError(f"score_clips {opts.score_clips} is over the limit of {max_clips}")
     if opts.max_concepts > protocol.MAX_CONCEPTS:
         raise OptionsError(f"max_concepts {opts.max_concepts} is over the limit of {protocol.MAX_CONCEPTS}")
     return Request(target_class=opts.target_class or None, top_k=opts.top_k or 5, max_concepts=opts.max_concepts,
-                   max_clips=opts.max_clips or 1, classify_only=opts.classify_only)
+                   max_clips=opts.max_clips or 1, score_clips=opts.score_clips or score_clips,
+                   classify_only=opts.classify_only)
 
 
 def parse_deadline(value) -> float | None:
@@ -158,7 +165,8 @@ class ExplainService:
         can), then the final Explanation. Raises Ace3dError for anything the caller must fix."""
         deadline = parse_deadline(inputs.get(protocol.DEADLINE))
         check_deadline(deadline, "before decoding")
-        request = request_from_options(wire.parse_options(inputs.get(protocol.OPTIONS)), self.config.max_clips)
+        request = request_from_options(wire.parse_options(inputs.get(protocol.OPTIONS)), self.config.max_clips,
+                                       self.config.score_clips)
         request = self.explainer.resolve(request)  # an unknown class fails before any decoding
         data = video_bytes(inputs)
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ const { parseArgs } = require('node:util');
 const { Ace3dClient, readToken, toCanonicalJson, table, volume } = require('./index.js');
 
 const USAGE = `usage: ace3d-client VIDEO [--target HOST:PORT] [--model NAME] [--stream] [--target-class NAME]
-       [--top-k N] [--max-concepts N] [--max-clips N] [--classify-only] [--json FILE|-] [--raw FILE]
+       [--top-k N] [--max-concepts N] [--max-clips N] [--score-clips N] [--classify-only] [--json FILE|-] [--raw FILE]
        [--token KEY | --token-file key_file.json] [--tls-ca PEM] [--deadline SECONDS]`;
 
 const OPTIONS = {
@@ -19,6 +19,7 @@ const OPTIONS = {
   'top-k': { type: 'string', default: '5' },
   'max-concepts': { type: 'string', default: '0' },
   'max-clips': { type: 'string', default: '1' },
+  'score-clips': { type: 'string', default: '0' },
   'classify-only': { type: 'boolean', default: false },
   json: { type: 'string' },
   raw: { type: 'string' },
@@ -61,7 +62,8 @@ async function main(argv) {
   const deadline = Number(args.deadline);
   if (!(deadline > 0)) throw new Error(`--deadline must be a number of seconds > 0, not ${args.deadline}`);
   const options = { targetClass: args['target-class'], topK: count(args, 'top-k'),
-    maxConcepts: count(args, 'max-concepts'), maxClips: count(args, 'max-clips'), classifyOnly: args['classify-only'] };
+    maxConcepts: count(args, 'max-concepts'), maxClips: count(args, 'max-clips'),
+    scoreClips: count(args, 'score-clips'), classifyOnly: args['classify-only'] };
   const token = readToken({ token: args.token, tokenFile: args['token-file'] });
   const client = new Ace3dClient(args.target, { model: args.model, token, deadline, tlsCa: args['tls-ca'] });
   const toStdout = args.json === '-';

@@ -86,6 +86,31 @@ def test_streaming_multi_clip(tiny_model, tiny_bank, synth_dir):
     assert len(parts[-1].clips) == 3 and parts[-1].clip_count == 3
 
 
+def test_class_scores_from_more_clips_than_are_explained(tiny_model, tiny_bank, synth_dir):
+    ex = Explainer(tiny_model, tiny_bank)
+    video = read_file(sorted((synth_dir / "move_right").glob("*.mp4"))[0])
+    video.frames = np.concatenate([video.frames, video.frames[::-1], video.frames])  # the middle clip runs left
+    three = ex.explain(video, Request(max_clips=3, classify_only=True))
+    scored = ex.explain(video, Request(max_clips=1, score_clips=3))
+    assert scored.scored_clips == 3 and scored.clip_count == 1 and len(scored.clips) == 1
+    assert np.allclose(scored.probabilities, three.probabilities, atol=1e-6)  # the scores of all three clips
+    target_probs = [float(c.probabilities[scored.target]) for c in three.clips]
+    shown = scored.clips[0]
+    best = int(np.argmax(target_probs))
+    assert shown.clip.frame_indices == three.clips[best].clip.frame_indices  # the clip that shows the class best
+    assert shown.clip.index == 0 and messages.explanation(scored).scored_clips == 3
+    one = ex.explain(video, Request(max_clips=1))  # the demo model's default: the class from the explained clip
+    assert one.scored_clips == 1 and tiny_model.score_clips == 1
+
+
+def test_answered_clips_are_the_most_probable_in_time_order():
+    from ace3d.method.explainer import answered_clips
+
+    assert answered_clips(np.array([0.1, 0.9, 0.5]), 1) == [1]
+    assert answered_clips(np.array([0.6, 0.1, 0.9, 0.5]), 2) == [0, 2]
+    assert answered_clips(np.array([0.2, 0.3]), 4) == [0, 1]
+
+
 def test_options_parsing():
     assert parse_options(None).top_k == 0
     opts = pb.ExplainOptions(target_class="move_up", top_k=3)
@@ -97,6 +122,10 @@ def test_options_parsing():
         parse_options(b"\xff\xff\xff")
     with pytest.raises(OptionsError, match="over the limit"):
         request_from_options(pb.ExplainOptions(max_clips=10_000))
+    with pytest.raises(OptionsError, match="score_clips 9 is over the limit of 8"):
+        request_from_options(pb.ExplainOptions(score_clips=9), max_clips=8)
+    assert request_from_options(pb.ExplainOptions(), score_clips=2).score_clips == 2  # the server's default
+    assert request_from_options(pb.ExplainOptions(score_clips=3), score_clips=2).score_clips == 3
 
 
 def test_without_a_bank_the_clip_groups_are_explained(tiny_model, synth_dir):

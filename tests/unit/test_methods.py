@@ -139,6 +139,51 @@ def test_insertion_curve_puts_regions_back(tiny_model, frames):
     assert y[-1] == pytest.approx(float(_prob(tiny_model, clip_tensor(tiny_model, frames), target)[0]), abs=1e-5)
 
 
+def test_sampled_curve_is_measured_where_it_moves(tiny_model, frames):
+    from ace3d.evaluation.metrics import REFINE_TOLERANCE, sampled
+
+    t, h, w = frames.shape[:3]
+    target = int(_prob(tiny_model, clip_tensor(tiny_model, frames), slice(None))[0].argmax())
+    masks = np.zeros((12, t, h, w), bool)
+    for k in range(12):  # twelve bands of rows, top to bottom
+        masks[k, :, k * h // 12:(k + 1) * h // 12] = True
+    engine = ForwardEngine(tiny_model, batch_size=4)
+    x, y = deletion_curve(engine, frames, masks, target)
+    clips = engine.clips
+    xs, ys = deletion_curve(engine, frames, masks, target, max_points=4)
+    assert engine.clips - clips == len(xs) < len(x)  # fewer forwards than the exact curve
+    at = [int(np.argmin(np.abs(x - v))) for v in xs]
+    assert set(sampled(x, 4).tolist()) <= set(at)  # the even steps are there
+    assert np.allclose(ys, y[at], atol=1e-5)  # every measured point is the exact curve's
+    for a, b, ya, yb in zip(at, at[1:], ys, ys[1:], strict=False):  # gaps only where the curve stays put
+        assert b - a == 1 or abs(ya - yb) <= REFINE_TOLERANCE
+    assert np.array_equal(sampled(np.linspace(0, 1, 4), 11), np.arange(4))  # few points: all kept
+    assert np.array_equal(sampled(x, 0), np.arange(len(x)))  # 0: the exact curve
+
+
+def test_curve_cache_shares_points_between_rankings(tiny_model, frames):
+    from ace3d.evaluation.metrics import insertion_curve, ranking_aucs
+
+    t, h, w = frames.shape[:3]
+    target = 0
+    masks = np.zeros((2, t, h, w), bool)
+    masks[0, :, : h // 2] = True
+    masks[1, :, h // 2:] = True
+    engine, cache = ForwardEngine(tiny_model), {}
+    first = ranking_aucs(engine, frames, masks, target, cache=cache)
+    assert first == pytest.approx(ranking_aucs(ForwardEngine(tiny_model), frames, masks, target), abs=1e-6)
+    clips = engine.clips
+    again = ranking_aucs(engine, frames, masks, target, cache=cache)
+    assert engine.clips == clips and again == first  # every point was measured already
+    # the reverse ranking removes and keeps the same halves: nothing new to measure
+    insertion_curve(engine, frames, masks[::-1].copy(), target, cache=cache)
+    assert engine.clips == clips
+    quarter = np.zeros((1, t, h, w), bool)
+    quarter[0, :, : h // 2, : w // 2] = True
+    x, y = insertion_curve(engine, frames, quarter, target, cache=cache)  # only the quarter kept is new
+    assert engine.clips == clips + 1 and np.allclose(x, [0, 0.25, 1.0])
+
+
 @pytest.mark.parametrize("method", ["integrated_gradients", "occlusion", "grad_cam", "random"])
 def test_voxel_methods_rank_the_same_supervoxels(tiny_model, tiny_bank, frames, trunk_calls, method):
     from ace3d.evaluation import methods
@@ -223,3 +268,34 @@ def test_ace_method_counts_every_forward_with_an_ace_bank(tiny_model, tiny_bank,
     assert a.forwards == 1 + math.ceil(n_sv / 4) + math.ceil((k + 1) / 4)
     assert a.clips_evaluated == 1 + n_sv + k + 1
     assert seen == {"forwards": a.forwards - 1, "clips": a.clips_evaluated - 1}
+
+
+def test_concept_pieces_follow_the_concepts_then_their_heat():
+    from ace3d.evaluation.methods.ace import pieces_by_heat
+
+    labels = np.repeat(np.arange(4), 4).reshape(1, 4, 4).repeat(2, 0)  # 2 x 4 x 4: row i is label i
+    concepts = np.zeros((2, 2, 4, 4), bool)
+    concepts[0, :, :2] = True  # rows 0-1: labels 0 and 1
+    concepts[1, :, 1:] = True  # rows 1-3: row 1 already the first concept's
+    heat = np.zeros((2, 4, 4), np.float32)
+    heat[:, 1] = 0.9  # in the first concept, label 1 is hotter
+    heat[:, 3] = 0.5  # in the second, label 3
+    masks, scores = pieces_by_heat(concepts, heat, labels)
+    assert [int(labels[m][0]) for m in masks] == [1, 0, 3, 2]
+    assert np.allclose(scores, [0.9, 0.0, 0.5, 0.0])
+    assert masks.sum(0).max() == 1 and masks.any(0).sum() == concepts.any(0).sum()  # no voxel twice, none lost
+
+
+def test_ace_refined_into_pieces_costs_no_forward(tiny_model, tiny_bank, frames):
+    from ace3d.evaluation.methods.ace import AceMethod
+
+    engine = ForwardEngine(tiny_model)
+    whole = AceMethod(engine, bank=tiny_bank).attribute(_clip(frames), 0)
+    pieces = AceMethod(engine, bank=tiny_bank, within="heat")
+    clips = engine.clips
+    fine = pieces.refine(whole)
+    assert engine.clips == clips and fine.clips_evaluated == whole.clips_evaluated
+    assert len(fine.masks) >= len(whole.masks)
+    assert np.array_equal(fine.masks.any(0), whole.masks.any(0))  # the same voxels, in finer steps
+    with pytest.raises(ValueError, match="unknown within"):
+        AceMethod(engine, bank=tiny_bank, within="rows")

@@ -98,6 +98,7 @@ def test_config_from_the_handler_section():
     assert ServiceConfig.from_mapping(None) == ServiceConfig()
     cfg = ServiceConfig.from_mapping({"memory_budget_mb": 1200, "removal": "ranked"})
     assert cfg.memory_budget_mb == 1200 and cfg.removal == "ranked"
+    assert ServiceConfig.from_mapping({"max_clips": 4, "score_clips": 6}).score_clips == 4  # never over the limit
 
 
 def test_observations_cover_every_stage(service, video):

@@ -25,13 +25,15 @@ class IntegratedGradientsMethod(OverSegments):
 
 class OcclusionMethod(OverSegments):
     name = "occlusion"
+    overlap = 2  # windows per stride along each axis: 2 gives 7^3 positions, 1 (side by side) 4^3
+
 
     def voxel_attribution(self, x, baseline, target, labels):
         from captum.attr import Occlusion
 
         t, h, w = x.shape[2:]
         window = (3, max(1, t // 4), max(1, h // 4), max(1, w // 4))  # a quarter of the clip in each of T, H, W
-        strides = (3, max(1, t // 8), max(1, h // 8), max(1, w // 8))  # half a window
+        strides = (3, *(max(1, n // (4 * self.overlap)) for n in (t, h, w)))  # a window / `overlap`
         with torch.no_grad():
             attr = Occlusion(self.engine.forward).attribute(x, sliding_window_shapes=window, strides=strides,
                                                             baselines=baseline, target=target,

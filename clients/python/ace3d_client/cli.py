@@ -26,7 +26,9 @@ def add_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--target-class", default=None, help="class to explain (default: the predicted one)")
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--max-concepts", type=int, default=0)
-    sp.add_argument("--max-clips", type=int, default=1)
+    sp.add_argument("--max-clips", type=int, default=1, help="clips explained")
+    sp.add_argument("--score-clips", type=int, default=0,
+                    help="clips across the video whose mean gives the class scores; 0: the served model's default")
     sp.add_argument("--classify-only", action="store_true", help="predictions only (the cheap path)")
     sp.add_argument("--json", default=None, help="write the Explanation's JSON here")
     sp.add_argument("--token", default=None, help="TorchServe inference key")
@@ -61,7 +63,8 @@ def run(args, data: bytes | None = None) -> pb.Explanation | None:
         run_bench(args, data)
         return None
     opts = pb.ExplainOptions(target_class=args.target_class or "", top_k=args.top_k, max_concepts=args.max_concepts,
-                             max_clips=args.max_clips, classify_only=args.classify_only)
+                             max_clips=args.max_clips, score_clips=args.score_clips,
+                             classify_only=args.classify_only)
     with _connect(args) as client:
         if args.stream:
             final = None

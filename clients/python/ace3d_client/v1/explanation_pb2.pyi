@@ -18,18 +18,20 @@ class Volume(_message.Message):
     def __init__(self, shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ExplainOptions(_message.Message):
-    __slots__ = ("target_class", "top_k", "max_concepts", "max_clips", "classify_only")
+    __slots__ = ("target_class", "top_k", "max_concepts", "max_clips", "classify_only", "score_clips")
     TARGET_CLASS_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCEPTS_FIELD_NUMBER: _ClassVar[int]
     MAX_CLIPS_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_ONLY_FIELD_NUMBER: _ClassVar[int]
+    SCORE_CLIPS_FIELD_NUMBER: _ClassVar[int]
     target_class: str
     top_k: int
     max_concepts: int
     max_clips: int
     classify_only: bool
-    def __init__(self, target_class: _Optional[str] = ..., top_k: _Optional[int] = ..., max_concepts: _Optional[int] = ..., max_clips: _Optional[int] = ..., classify_only: _Optional[bool] = ...) -> None: ...
+    score_clips: int
+    def __init__(self, target_class: _Optional[str] = ..., top_k: _Optional[int] = ..., max_concepts: _Optional[int] = ..., max_clips: _Optional[int] = ..., classify_only: _Optional[bool] = ..., score_clips: _Optional[int] = ...) -> None: ...
 
 class ClassScore(_message.Message):
     __slots__ = ("name", "index", "probability", "logit")
@@ -122,7 +124,7 @@ class ClipExplanation(_message.Message):
     def __init__(self, clip_index: _Optional[int] = ..., frame_indices: _Optional[_Iterable[int]] = ..., region: _Optional[_Union[Region, _Mapping]] = ..., scores: _Optional[_Iterable[_Union[ClassScore, _Mapping]]] = ..., concepts: _Optional[_Iterable[_Union[ConceptInstance, _Mapping]]] = ..., concept_map: _Optional[_Union[Volume, _Mapping]] = ..., heatmap: _Optional[_Union[Volume, _Mapping]] = ..., instance_score: _Optional[float] = ..., top_concept_removed_score: _Optional[float] = ..., baseline_score: _Optional[float] = ..., supervoxel_count: _Optional[int] = ..., instance_probability: _Optional[float] = ..., top_concept_removed_probability: _Optional[float] = ..., top_concept_removed_class: _Optional[int] = ..., collapsed: _Optional[bool] = ..., top_coverage: _Optional[float] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("model_name", "bank_id", "scores", "target_class", "target_index", "clips", "clip_count", "partial", "feature_mode", "timings_ms", "error")
+    __slots__ = ("model_name", "bank_id", "scores", "target_class", "target_index", "clips", "clip_count", "partial", "feature_mode", "timings_ms", "error", "scored_clips")
     class TimingsMsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +143,7 @@ class Explanation(_message.Message):
     FEATURE_MODE_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_MS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SCORED_CLIPS_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     bank_id: str
     scores: _containers.RepeatedCompositeFieldContainer[ClassScore]
@@ -152,7 +155,8 @@ class Explanation(_message.Message):
     feature_mode: str
     timings_ms: _containers.ScalarMap[str, float]
     error: Error
-    def __init__(self, model_name: _Optional[str] = ..., bank_id: _Optional[str] = ..., scores: _Optional[_Iterable[_Union[ClassScore, _Mapping]]] = ..., target_class: _Optional[str] = ..., target_index: _Optional[int] = ..., clips: _Optional[_Iterable[_Union[ClipExplanation, _Mapping]]] = ..., clip_count: _Optional[int] = ..., partial: _Optional[bool] = ..., feature_mode: _Optional[str] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+    scored_clips: int
+    def __init__(self, model_name: _Optional[str] = ..., bank_id: _Optional[str] = ..., scores: _Optional[_Iterable[_Union[ClassScore, _Mapping]]] = ..., target_class: _Optional[str] = ..., target_index: _Optional[int] = ..., clips: _Optional[_Iterable[_Union[ClipExplanation, _Mapping]]] = ..., clip_count: _Optional[int] = ..., partial: _Optional[bool] = ..., feature_mode: _Optional[str] = ..., timings_ms: _Optional[_Mapping[str, float]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., scored_clips: _Optional[int] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("status", "reason", "message")

@@ -17,7 +17,9 @@ CLASS itself the actor's motion argues for it too and may rightly be the top reg
 
 A region "lies on the cue" when it covers at least half of the cue's voxels and at least a quarter of the
 region is the cue or its rim (`on_cue`): a concept that swallowed most of the clip also covers the cue, and
-must not count as having found it. Such collapsed top regions (over half the clip) are counted apart."""
+must not count as having found it. Such collapsed top regions (over half the clip: the explainer's own
+threshold, ace3d/method/collapse.py) are counted apart, and for the concept explanation so is its own flag
+(`ClipResult.collapsed`, set after it split concepts over half the clip into their connected parts)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from ace3d.errors import Ace3dError
 from ace3d.evaluation.faithfulness import clip_mask
 from ace3d.evaluation.methods.base import ExplanationMethod
 from ace3d.evaluation.metrics import dilated, peak_inside
+from ace3d.method import collapse
 from ace3d.method.bank import ConceptBank
 from ace3d.method.video import make_clips, read_file
 from ace3d.models.engine import ForwardEngine
@@ -41,7 +44,7 @@ DEFAULT_METHODS = ("ace", "grad_cam", "integrated_gradients", "occlusion", "capt
 COVER = 0.5  # share of the cue a region must cover
 PURITY = 0.25  # share of the region that must be the cue or its rim
 RIM = 2  # pixels around the cue that count as the cue (resizing smears its edge)
-COLLAPSED = 0.5  # a top region over this share of the clip says nothing about where the evidence is
+COLLAPSED = collapse.SHARE  # a top region over this share of the clip says nothing about where the evidence is
 
 
 def on_cue(region: np.ndarray, cue: np.ndarray, cover: float = COVER, purity: float = PURITY) -> bool:
@@ -104,7 +107,8 @@ def evaluate_shortcut(engine: ForwardEngine, methods: dict[str, ExplanationMetho
     if limit:
         items = [it for c in range(len(classes)) for it in [i for i in items if i[2] == c][:limit]]
     calls: list[Pair] = []
-    keys = ("top_rel", "peak_rel", "top_not", "peak_not", "top_over", "peak_over", "collapsed", "significant")
+    keys = ("top_rel", "peak_rel", "top_not", "peak_not", "top_over", "peak_over", "collapsed", "flagged",
+            "significant")
     hits: dict[str, dict[str, list[bool]]] = {n: {k: [] for k in keys} for n in methods}
     for p, q, label in tqdm(items, desc=f"shortcut ({', '.join(methods)})", disable=not progress):
         clip = make_clips(read_file(p), engine.clf.clip_shape, frame_rate=engine.clf.frame_rate)[0]
@@ -127,6 +131,8 @@ def evaluate_shortcut(engine: ForwardEngine, methods: dict[str, ExplanationMetho
                 h["top_over"].append(h["top_rel"][-1])
                 h["peak_over"].append(h["peak_rel"][-1])
             h["collapsed"].append(bool(top.mean() > COLLAPSED))
+            if hasattr(a.detail, "collapsed"):  # the concept explanation's own flag (a ClipResult)
+                h["flagged"].append(bool(a.detail.collapsed))
             if bank is not None and relies and h["top_rel"][-1] and getattr(a.detail, "source", "") == "bank":
                 k = int(a.ids[0])
                 h["significant"].append(bool(bank.class_index[k] == cue_index and bank.significant()[k]))
@@ -146,7 +152,7 @@ def evaluate_shortcut(engine: ForwardEngine, methods: dict[str, ExplanationMetho
                         "detection_top_against_the_motion": _rate(h["top_over"]),
                         "detection_peak_against_the_motion": _rate(h["peak_over"]),
                         "false_alarm_top": _rate(h["top_not"]), "false_alarm_peak": _rate(h["peak_not"]),
-                        "collapsed_top": _rate(h["collapsed"]),
+                        "collapsed_top": _rate(h["collapsed"]), "flagged_collapsed": _rate(h["flagged"]),
                         "detections_by_significant_bank_concept": _rate(h["significant"])}
                     for n, h in hits.items()},
     }

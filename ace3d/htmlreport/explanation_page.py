@@ -21,8 +21,6 @@ from ace3d.models.engine import ForwardEngine
 from ace3d.serving import messages
 from ace3d.v1 import explanation_pb2 as pb
 
-COLLAPSED = 0.8  # a top concept over this share of the clip localises nothing: flagged on the page
-
 
 @dataclass
 class Ranked:
@@ -106,9 +104,10 @@ def _self_check(clip: pb.ClipExplanation) -> str:
             ["top concept removed", f"{clip.top_concept_removed_score:.3f}"],
             ["every present concept removed", f"{clip.baseline_score:.3f}"]]
     out = table(["self-check (target logit)", "value"], rows, cls="data selfcheck")
-    if clip.concepts and clip.concepts[0].coverage > COLLAPSED:
-        out += (f'<p class="note"><b>Warning:</b> the top concept covers {clip.concepts[0].coverage:.0%} of the '
-                "clip: this explanation says little about where the evidence is.</p>")
+    if clip.collapsed:  # the served flag (ace3d/method/collapse.py): one definition of a collapsed map
+        out += (f'<p class="note"><b>Warning:</b> the top concept covers {clip.top_coverage:.0%} of the '
+                "clip even after concepts over half of it were split into their connected parts: this "
+                "explanation says little about where the evidence is.</p>")
     return out
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ace3d.method import collapse
 from ace3d.method import features as feats
 from ace3d.method.bank import ConceptBank
 from ace3d.method.groups import MAX_GROUPS, clip_groups
@@ -130,8 +131,9 @@ class Explainer:
 
     def explain_clip(self, clip: Clip, activation: torch.Tensor, instance_logits: torch.Tensor, target: int,
                      max_concepts: int = 0) -> ClipResult:
-        """The method on one clip: supervoxels and their features, each joined to a concept of `target`,
-        importance by removal, heatmap and concept map, and the self-check scores."""
+        """The method on one clip: supervoxels and their features, each joined to a concept of `target`, a
+        concept over most of the clip split into its connected parts (collapse.py), importance by removal,
+        heatmap and concept map, and the self-check scores."""
         timings: dict[Stage, float] = {}
         t0 = time.perf_counter()
         sv = segment(clip.frames, self.slic, self.clf.device)
@@ -150,21 +152,26 @@ class Explainer:
                               instance=instance, top_removed=instance, baseline=instance, timings=timings)
         nearest, rows, source = self.assign(f, target)
         present = sorted(set(nearest.tolist()))
-        masks = sv.concept_masks([np.flatnonzero(nearest == k) for k in present])
+        groups = [np.flatnonzero(nearest == k) for k in present]
+        # a concept over collapse.SHARE of the clip becomes its connected parts, each ranked on its own
+        inst = collapse.split(sv, groups, sv.concept_masks(groups))
+        masks = inst.masks
         logits, change = self.removed_logits(clip, activation, with_union(masks))
         importance = instance - logits[:-1, target].numpy()
         order = np.argsort(-importance, kind="stable")
         if max_concepts:
             order = order[:max_concepts]
-        ids = [int(rows[present[j]]) for j in order]
-        counts = {int(rows[present[j]]): int((nearest == present[j]).sum()) for j in order}
+        ids = [int(rows[present[inst.concept[j]]]) for j in order]
+        counts = [len(inst.groups[j]) for j in order]
         heat, cmap = heatmap(importance[order], change[torch.from_numpy(order.copy())].numpy(), masks[order])
         top_removed, baseline, top_row = self.self_check(clip, masks, logits, order, target, instance)
+        top_cover = float(collapse.coverage(masks[order[:1]]).sum())
         timings[Stage.IMPORTANCE] = time.perf_counter() - t2
         return ClipResult(clip=clip, supervoxels=sv, concept_ids=ids, importance=importance[order],
                           masks=masks[order], heatmap=heat, concept_map=cmap, instance=instance,
-                          top_removed=top_removed, baseline=baseline, timings=timings, assigned=counts,
-                          source=source, top_removed_logits=top_row)
+                          top_removed=top_removed, baseline=baseline, timings=timings, supervoxel_counts=counts,
+                          source=source, top_removed_logits=top_row, top_coverage=top_cover,
+                          collapsed=collapse.is_collapsed(top_cover))
 
     def features(self, clip: Clip, activation: torch.Tensor, sv: Supervoxels, target: int) -> np.ndarray:
         """Supervoxel features N x C as the concepts they are matched to were made: ACE-style (one forward per

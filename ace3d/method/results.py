@@ -30,11 +30,14 @@ class ClipResult:
     top_removed: float
     baseline: float
     timings: dict[Stage, float] = field(default_factory=dict)  # seconds
-    assigned: dict[int, int] = field(default_factory=dict)  # concept id -> supervoxels assigned to it
+    # supervoxels of each instance in `concept_ids` (a concept split into parts (collapse.py) appears once a part)
+    supervoxel_counts: list[int] = field(default_factory=list)
     source: str = "bank"  # "clip": the concepts are groups of this clip's supervoxels (groups.py)
     top_removed_logits: np.ndarray | None = None  # every class's logit with the top concept removed
     probabilities: np.ndarray | None = None  # float32 classes: the clip's prediction
     logits: np.ndarray | None = None  # float32 classes
+    top_coverage: float = 0.0  # the top concept instance's share of the clip's voxels, after splitting
+    collapsed: bool = False  # top_coverage over collapse.SHARE: the explanation localises little (collapse.py)
 
 
 @dataclass

@@ -72,14 +72,16 @@ def concept(cid: int, importance: float, coverage: float, supervoxels: int, bank
 def explained_clip(r: ClipResult, bank: ConceptBank | None, class_names: list[str], top_k: int,
                    target: int) -> pb.ClipExplanation:
     """A clip's explanation: its concepts with importance (and TCAV statistics for bank concepts), the volumes
-    and the scores that let a client judge the explanation itself."""
+    and the scores that let a client judge the explanation itself, with the collapsed-map flag."""
     n_vox = float(np.prod(r.heatmap.shape))
-    concepts = [concept(cid, float(imp), float(r.masks[v].sum() / n_vox), r.assigned.get(cid, 0), bank, r.source)
-                for v, (cid, imp) in enumerate(zip(r.concept_ids, r.importance, strict=True))]
+    counts = r.supervoxel_counts or [0] * len(r.concept_ids)
+    concepts = [concept(cid, float(imp), float(r.masks[v].sum() / n_vox), n, bank, r.source)
+                for v, (cid, imp, n) in enumerate(zip(r.concept_ids, r.importance, counts, strict=True))]
     msg = _head(r.clip, class_names, r.probabilities, r.logits, top_k, concepts=concepts,
                 concept_map=to_volume(r.concept_map), heatmap=to_volume(r.heatmap.astype(np.float16)),
                 instance_score=r.instance, top_concept_removed_score=r.top_removed, baseline_score=r.baseline,
-                supervoxel_count=len(r.supervoxels), instance_probability=float(r.probabilities[target]))
+                supervoxel_count=len(r.supervoxels), instance_probability=float(r.probabilities[target]),
+                collapsed=r.collapsed, top_coverage=r.top_coverage)
     if r.top_removed_logits is not None:
         removed = torch.from_numpy(np.asarray(r.top_removed_logits, np.float32)).softmax(0)
         msg.top_concept_removed_probability = float(removed[target])

@@ -195,6 +195,8 @@ class ExplainService:
                 out.append(("ace3d_supervoxels_per_clip", clip.supervoxel_count, []))
                 out.append(("ace3d_concepts_per_clip", len(clip.concepts), []))
                 out.append(("ace3d_explained_clips", 1, [quality.top_concept_effect(clip)]))
+                if clip.collapsed:  # a counter: no sample for the others (the rule divides by explained clips)
+                    out.append(("ace3d_collapsed_maps", 1, []))
                 out.append(("ace3d_unknown_concept_coverage", quality.unknown_coverage(clip), []))
                 fall = quality.top_concept_fall(clip)
                 if fall is not None:

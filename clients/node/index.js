@@ -271,6 +271,10 @@ function table(exp) {
     }
     lines.push(`  target logit ${fix(clip.instanceScore, 3)}; top concept removed `
       + `${fix(clip.topConceptRemovedScore, 3)}; all present concepts removed ${fix(clip.baselineScore, 3)}`);
+    if (clip.collapsed) {
+      lines.push(`  collapsed concept map: the top concept covers ${pct(clip.topCoverage)} of the clip, `
+        + 'so it says little about where the evidence is');
+    }
     lines.push(`  ${'#'.padStart(2)} ${'concept'.padEnd(26)} ${'importance'.padStart(10)} ${'TCAV'.padStart(6)} `
       + `${'p(BH)'.padStart(8)} ${'p(raw)'.padStart(8)} ${'cover'.padStart(6)}`);
     clip.concepts.forEach((c, i) => {

@@ -1,6 +1,6 @@
 """The Node client's decoding and rendering (clients/node/index.js) against Python's, without a server: hand-made
-Explanations with the awkward cases (optional fields at zero, tiny p-values, CLIP concepts, a classification-only
-clip, an error, float16 and uint16 volumes, non-finite floats) go through Node's decoder, `table`,
+Explanations with the awkward cases (optional fields at zero, tiny p-values, CLIP concepts, a collapsed map, a
+classification-only clip, an error, float16 and uint16 volumes, non-finite floats) go through Node's decoder, `table`,
 `toCanonicalJson` and `volume`, and must give what ace3d.report.table, ace3d.wire.to_json and from_volume give."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _explanations() -> list[pb.Explanation]:
                               scores=[pb.ClassScore(name="move_right", index=1, probability=0.9, logit=2.5)],
                               concepts=[bank, plain, group], concept_map=wire.to_volume(cmap),
                               heatmap=wire.to_volume(heat), instance_score=4.0425, top_concept_removed_score=-1.9775,
-                              baseline_score=float("nan"), supervoxel_count=18)
+                              baseline_score=float("nan"), supervoxel_count=18, collapsed=True, top_coverage=0.62548)
     full = pb.Explanation(model_name="demo", bank_id="45f8", target_class="move_right", target_index=1,
                           scores=[pb.ClassScore(name="move_right", index=1, probability=0.97497, logit=4.0427),
                                   pb.ClassScore(name="no_motion", index=4, probability=1e-9, logit=-float("inf"))],

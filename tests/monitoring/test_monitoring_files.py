@@ -153,8 +153,18 @@ def test_operations_doc_explains_every_alert_and_panel():
         if "record" in rule:
             assert rule["record"] in text, f"recording rule {rule['record']} is not documented"
     for metric in ("ace3d_top_concept_fall", "ace3d_explained_clips", "ace3d_unknown_concept_coverage",
-                   "ace3d_requests", "ace3d_startup_failures"):
+                   "ace3d_requests", "ace3d_startup_failures", "ace3d_collapsed_maps"):
         assert metric in text, metric
     # no alert documented that the rules do not have
     documented = set(re.findall(r"^#+ (Ace3d[A-Za-z0-9]+)\s*$", text, re.M))
     assert documented == set(_alerts())
+
+
+def test_the_collapsed_maps_alert_reads_the_counter_the_service_emits():
+    """Ace3dConceptMapsCollapsed fires on the share of explained clips flagged collapsed: its rule reads
+    ace3d_collapsed_maps, which the service counts once per flagged clip (ace3d/serving/service.py)."""
+    rules = {r.get("alert") or r["record"]: r for r in _rules()}
+    alert = rules["Ace3dConceptMapsCollapsed"]
+    assert "ace3d:collapsed_maps:ratio_rate30m" in alert["expr"]
+    ratio = rules["ace3d:collapsed_maps:ratio_rate30m"]["expr"]
+    assert {"ace3d_collapsed_maps", "ace3d_explained_clips"} <= _series_in(ratio) <= _declared_metrics()

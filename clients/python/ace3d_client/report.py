@@ -21,6 +21,9 @@ def table(exp: pb.Explanation) -> str:
             continue
         lines.append(f"  target logit {clip.instance_score:.3f}; top concept removed "
                      f"{clip.top_concept_removed_score:.3f}; all present concepts removed {clip.baseline_score:.3f}")
+        if clip.collapsed:
+            lines.append(f"  collapsed concept map: the top concept covers {clip.top_coverage:.1%} of the clip, "
+                         "so it says little about where the evidence is")
         lines.append(f"  {'#':>2} {'concept':<26} {'importance':>10} {'TCAV':>6} {'p(BH)':>8} {'p(raw)':>8} "
                      f"{'cover':>6}")
         for i, c in enumerate(clip.concepts, start=1):

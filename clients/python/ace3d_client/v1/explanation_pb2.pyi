@@ -88,7 +88,7 @@ class Region(_message.Message):
     def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class ClipExplanation(_message.Message):
-    __slots__ = ("clip_index", "frame_indices", "region", "scores", "concepts", "concept_map", "heatmap", "instance_score", "top_concept_removed_score", "baseline_score", "supervoxel_count", "instance_probability", "top_concept_removed_probability", "top_concept_removed_class")
+    __slots__ = ("clip_index", "frame_indices", "region", "scores", "concepts", "concept_map", "heatmap", "instance_score", "top_concept_removed_score", "baseline_score", "supervoxel_count", "instance_probability", "top_concept_removed_probability", "top_concept_removed_class", "collapsed", "top_coverage")
     CLIP_INDEX_FIELD_NUMBER: _ClassVar[int]
     FRAME_INDICES_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +103,8 @@ class ClipExplanation(_message.Message):
     INSTANCE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     TOP_CONCEPT_REMOVED_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     TOP_CONCEPT_REMOVED_CLASS_FIELD_NUMBER: _ClassVar[int]
+    COLLAPSED_FIELD_NUMBER: _ClassVar[int]
+    TOP_COVERAGE_FIELD_NUMBER: _ClassVar[int]
     clip_index: int
     frame_indices: _containers.RepeatedScalarFieldContainer[int]
     region: Region
@@ -117,7 +119,9 @@ class ClipExplanation(_message.Message):
     instance_probability: float
     top_concept_removed_probability: float
     top_concept_removed_class: int
-    def __init__(self, clip_index: _Optional[int] = ..., frame_indices: _Optional[_Iterable[int]] = ..., region: _Optional[_Union[Region, _Mapping]] = ..., scores: _Optional[_Iterable[_Union[ClassScore, _Mapping]]] = ..., concepts: _Optional[_Iterable[_Union[ConceptInstance, _Mapping]]] = ..., concept_map: _Optional[_Union[Volume, _Mapping]] = ..., heatmap: _Optional[_Union[Volume, _Mapping]] = ..., instance_score: _Optional[float] = ..., top_concept_removed_score: _Optional[float] = ..., baseline_score: _Optional[float] = ..., supervoxel_count: _Optional[int] = ..., instance_probability: _Optional[float] = ..., top_concept_removed_probability: _Optional[float] = ..., top_concept_removed_class: _Optional[int] = ...) -> None: ...
+    collapsed: bool
+    top_coverage: float
+    def __init__(self, clip_index: _Optional[int] = ..., frame_indices: _Optional[_Iterable[int]] = ..., region: _Optional[_Union[Region, _Mapping]] = ..., scores: _Optional[_Iterable[_Union[ClassScore, _Mapping]]] = ..., concepts: _Optional[_Iterable[_Union[ConceptInstance, _Mapping]]] = ..., concept_map: _Optional[_Union[Volume, _Mapping]] = ..., heatmap: _Optional[_Union[Volume, _Mapping]] = ..., instance_score: _Optional[float] = ..., top_concept_removed_score: _Optional[float] = ..., baseline_score: _Optional[float] = ..., supervoxel_count: _Optional[int] = ..., instance_probability: _Optional[float] = ..., top_concept_removed_probability: _Optional[float] = ..., top_concept_removed_class: _Optional[int] = ..., collapsed: _Optional[bool] = ..., top_coverage: _Optional[float] = ...) -> None: ...
 
 class Explanation(_message.Message):
     __slots__ = ("model_name", "bank_id", "scores", "target_class", "target_index", "clips", "clip_count", "partial", "feature_mode", "timings_ms", "error", "scored_clips")

@@ -256,7 +256,8 @@ function g2(x) {
 function table(exp) {
   const has = (m, f) => Object.prototype.hasOwnProperty.call(m, f) && m[f] != null;
   const lines = [`model ${exp.modelName}  bank ${exp.bankId || 'none'}  features ${exp.featureMode || '-'}`];
-  lines.push('prediction: ' + exp.scores.map((s) => `${s.name} ${fix(s.probability, 3)}`).join(', '));
+  lines.push('prediction: ' + exp.scores.map((s) => `${s.name} ${fix(s.probability, 3)}`).join(', ')
+    + (exp.scoredClips > 1 ? `  (mean of ${exp.scoredClips} clips)` : ''));
   lines.push(`target: ${exp.targetClass}`);
   const all = exp.clips.flatMap((c) => c.concepts);
   for (const clip of exp.clips) {

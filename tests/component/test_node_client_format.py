@@ -52,7 +52,8 @@ def _explanations() -> list[pb.Explanation]:
                           clips=[clip, pb.ClipExplanation(clip_index=1, region=pb.Region())], clip_count=2,
                           feature_mode="pooled", timings_ms={"decode": 1.5, "total": 80.25})
     classify_only = pb.Explanation(model_name="m", scores=[pb.ClassScore(name="a", probability=0.5)],
-                                   clips=[pb.ClipExplanation(frame_indices=[7])], partial=True, clip_count=3)
+                                   clips=[pb.ClipExplanation(frame_indices=[7])], partial=True, clip_count=3,
+                                   scored_clips=4)
     error = pb.Explanation(error=pb.Error(status=400, reason="bad_video", message="cannot decode video"))
     return [full, classify_only, error, pb.Explanation()]
 

@@ -9,7 +9,8 @@ from ace3d_client.v1 import explanation_pb2 as pb
 def table(exp: pb.Explanation) -> str:
     """A plain-text summary: prediction, then per clip the concepts and what removing them did."""
     lines = [f"model {exp.model_name}  bank {exp.bank_id or 'none'}  features {exp.feature_mode or '-'}"]
-    lines.append("prediction: " + ", ".join(f"{s.name} {s.probability:.3f}" for s in exp.scores))
+    lines.append("prediction: " + ", ".join(f"{s.name} {s.probability:.3f}" for s in exp.scores)
+                 + (f"  (mean of {exp.scored_clips} clips)" if exp.scored_clips > 1 else ""))
     lines.append(f"target: {exp.target_class}")
     for clip in exp.clips:
         fr = clip.frame_indices

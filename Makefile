@@ -99,7 +99,7 @@ realset-classes: $(REALSET)/index.json | weights
 
 ## evaluate-realset: the methods on the real set's held-out clips, 95% intervals over videos; resumes from
 ## $(OUT)/realcompare/rows.jsonl (delete it to start again); the table in $(OUT)/realcompare/table.md
-REALCOMPARE_CLIPS ?= 3
+REALCOMPARE_CLIPS ?= 4
 evaluate-realset: $(REALSET)/index.json | weights
 	$(BIN)/python -m ace3d.evaluation.real_compare --realset $(REALSET) --rows $(OUT)/realcompare/rows.jsonl \
 		--bank ace3d/assets/i3d_kinetics400_bank.npz --max-clips $(REALCOMPARE_CLIPS) \

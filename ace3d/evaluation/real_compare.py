@@ -7,7 +7,8 @@ stops resumes where it was; clips are taken one per video in turn (every video's
 video's second...), so a short run still covers many videos. The target is the model's predicted class.
 
 Methods: any of `ace3d evaluate --methods`, and `ace_bank` (the explanation with BANK) beside `ace` (bankless);
-`ace_bank_heat` and `ace_heat` rank the pieces of each concept by the answer's heatmap (methods/ace.py).
+`ace_bank_heat` and `ace_heat` rank the pieces of each concept by the answer's heatmap, `ace_bank_pieces` and
+`ace_pieces` those of the first two concepts by their own removal (methods/ace.py).
 
 Usage: python -m ace3d.evaluation.real_compare --realset DIR --rows ROWS [--bank BANK] [--methods ...]
        [--max-clips N] [--table OUT.md]"""
@@ -30,8 +31,8 @@ from ace3d.method.video import limits_for, make_clips, read_file
 from ace3d.models.engine import ForwardEngine, model_input
 
 CURVE_POINTS = 6  # curves measured at every fifth of the clip's voxels, then wherever they move (metrics._curve)
-METHODS = ("ace_bank", "ace", "ace_bank_heat", "ace_heat", "grad_cam", "integrated_gradients", "occlusion",
-           "captum_feature_ablation", "random")
+METHODS = ("ace_bank", "ace", "ace_bank_heat", "ace_heat", "ace_bank_pieces", "ace_pieces", "grad_cam",
+           "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
 MEASURES = (("deletion", "deletion AUC, project's fill (lower: better)"),
             ("deletion_blur", "deletion AUC, blur fill (lower: better)"),
             ("insertion", "insertion AUC (higher: better)"),
@@ -84,9 +85,9 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     built = {}
     for name in method_names:
         ex = explainers["bank"] if name.startswith("ace_bank") else explainers["none"]
-        if name.startswith("ace"):  # ace, ace_bank, and their _heat variants (pieces of concepts by heat)
-            built[name] = AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal,
-                                    within="heat" if name.endswith("_heat") else "concepts")
+        if name.startswith("ace"):  # ace, ace_bank, and their _heat and _pieces variants (methods/ace.py)
+            within = "heat" if name.endswith("_heat") else "removal" if name.endswith("_pieces") else "concepts"
+            built[name] = AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal, within=within)
         else:
             built[name] = methods.build(name, ex.engine, bank=ex.bank, slic=ex.slic)
         if name == "occlusion":
@@ -115,12 +116,12 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                 # one explanation serves both (and its curves' points are all in the cache)
                 bankless = explainers["bank"].bank is None or not len(explainers["bank"].bank.concepts_of(target))
                 same = name.replace("ace_bank", "ace") if bankless else name
-                base = explained.get(same.removesuffix("_heat"))
+                base = explained.get(same.removesuffix("_heat").removesuffix("_pieces"))
                 if base is not None:  # the same explanation, or its concepts cut into pieces: no second run
-                    a = m.refine(base) if name.endswith("_heat") else base
+                    a = base if m.within == "concepts" else m.refine(base, target)
             if a is None:
                 a = m.attribute(clip, target, regions=regions if m.takes_regions else None)
-            if name.startswith("ace") and not name.endswith("_heat"):
+            if name.startswith("ace") and m.within == "concepts":
                 explained[name] = explained[name.replace("ace_bank", "ace") if bankless else name] = a
             seconds = a.seconds + (seg_seconds if m.takes_regions else 0.0)  # each method's own segmentation
             row = {"clip": c["file"], "video": c["video"], "classes": c["classes"], "method": name,

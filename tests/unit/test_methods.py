@@ -293,9 +293,30 @@ def test_ace_refined_into_pieces_costs_no_forward(tiny_model, tiny_bank, frames)
     whole = AceMethod(engine, bank=tiny_bank).attribute(_clip(frames), 0)
     pieces = AceMethod(engine, bank=tiny_bank, within="heat")
     clips = engine.clips
-    fine = pieces.refine(whole)
+    fine = pieces.refine(whole, 0)
     assert engine.clips == clips and fine.clips_evaluated == whole.clips_evaluated
     assert len(fine.masks) >= len(whole.masks)
     assert np.array_equal(fine.masks.any(0), whole.masks.any(0))  # the same voxels, in finer steps
     with pytest.raises(ValueError, match="unknown within"):
         AceMethod(engine, bank=tiny_bank, within="rows")
+
+
+def test_pieces_of_the_top_concepts_ranked_by_their_own_removal(tiny_model, tiny_bank, frames):
+    from ace3d.evaluation.methods.ace import TOP_REMOVAL, AceMethod, concept_pieces
+    from ace3d.evaluation.methods.over_segments import labels_near
+
+    engine = ForwardEngine(tiny_model)
+    whole = AceMethod(engine, bank=tiny_bank).attribute(_clip(frames), 0)
+    r = whole.detail
+    owner, _ = concept_pieces(r.masks, labels_near(r.supervoxels, tiny_bank.slic.n_segments))
+    measured = sum(k < TOP_REMOVAL for k in owner)
+    clips = engine.clips
+    fine = AceMethod(engine, bank=tiny_bank, within="removal").refine(whole, 0)
+    assert engine.clips - clips == measured and fine.clips_evaluated == whole.clips_evaluated + measured
+    assert np.array_equal(fine.masks.any(0), whole.masks.any(0))
+    first = fine.masks[:sum(k == 0 for k in owner)]
+    assert np.array_equal(first.any(0), r.masks[0])  # the top concept's pieces come first
+    drops = fine.scores[:len(first)]
+    assert np.all(np.diff(drops) <= 1e-6)  # by their own drop, largest first
+    removed = engine.logits(remove(frames, torch.from_numpy(first[:1])))[0, 0]
+    assert drops[0] == pytest.approx(r.instance - float(removed), abs=1e-3)

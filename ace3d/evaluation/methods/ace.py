@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import torch
 
 from ace3d.evaluation.methods.base import Attribution, ExplanationMethod
 from ace3d.evaluation.methods.over_segments import labels_near
@@ -14,17 +17,20 @@ from ace3d.method.supervoxels import Supervoxels
 from ace3d.method.video import Clip
 from ace3d.models.engine import ForwardEngine
 
-WITHIN = ("concepts", "heat")  # what a ranked region is: a whole concept, or a piece of one ranked by its heat
+# What a ranked region is: a whole concept, or a piece of one (the clip's ~50-segment supervoxels inside it) ranked
+# within its concept by the answer's heatmap ("heat", no forward) or, in the first TOP_REMOVAL concepts, by the
+# target-logit drop when the piece alone is removed ("removal", one forward per piece; later concepts by heat).
+WITHIN = ("concepts", "heat", "removal")
+TOP_REMOVAL = 2
 
 
 class AceMethod(ExplanationMethod):
     """Concepts of the target class present in the clip, ranked by the target-logit drop when removed. It
     segments with its own recipe (no `regions`): the bank's concepts were learned from those supervoxels.
 
-    `within="heat"` ranks finer regions with no extra forward: each concept, in the concepts' order, is cut
-    along the clip's segments at the comparison methods' resolution (about 50) and its pieces are ranked by the
-    answer's heatmap inside them (the concept's drop shared by how much its removal changed each voxel), so
-    the ranking is what the answer shows a person: which concept first, and where in it."""
+    With `within` "heat" or "removal" the ranking is finer: each concept, in the concepts' order, is cut along
+    the clip's segments at the comparison methods' resolution (about 50) and its pieces are ranked inside it (see
+    WITHIN), so the ranking says which concept first, and where in it."""
 
     name = "ace"
 
@@ -41,33 +47,52 @@ class AceMethod(ExplanationMethod):
         acts, logits = self.explainer.classify([clip])
         r = self.explainer.explain_clip(clip, acts[0], logits[0], target)
         a = Attribution(masks=r.masks, scores=r.importance, heatmap=r.heatmap, ids=r.concept_ids, detail=r)
-        return self.refine(a) if self.within == "heat" else a
+        return a if self.within == "concepts" else self.refine(a, target)
 
-    def refine(self, a: Attribution) -> Attribution:
+    def refine(self, a: Attribution, target: int) -> Attribution:
         """An attribution of whole concepts (this method's with `within="concepts"`) with its concepts cut into
-        pieces ranked by heat; the cost stays the explanation's (no forward is added)."""
+        pieces ranked as `within` says; its cost is the explanation's plus the pieces' forwards ("removal")."""
         r = a.detail
         if not len(r.masks):
             return a
-        masks, scores = pieces_by_heat(r.masks, r.heatmap, labels_near(r.supervoxels, self.explainer.slic.n_segments))
-        return Attribution(masks=masks, scores=scores, heatmap=r.heatmap, forwards=a.forwards,
-                           clips_evaluated=a.clips_evaluated, seconds=a.seconds, ids=r.concept_ids, detail=r)
+        f0, c0, t0 = self.engine.forwards, self.engine.clips, time.perf_counter()
+        owner, pieces = concept_pieces(r.masks, labels_near(r.supervoxels, self.explainer.slic.n_segments))
+        scores = np.array([float(r.heatmap[p].mean()) for p in pieces])
+        if self.within == "removal":
+            first = [i for i, k in enumerate(owner) if k < TOP_REMOVAL]
+            mt = torch.from_numpy(np.stack([pieces[i] for i in first]))
+            logits, _ = self.explainer.input_removed_logits(r.clip, mt)
+            scores[first] = r.instance - logits[:, target].float().numpy()
+        masks, ranked = in_concept_order(owner, pieces, scores)
+        return Attribution(masks=masks, scores=ranked, heatmap=r.heatmap,
+                           forwards=a.forwards + self.engine.forwards - f0,
+                           clips_evaluated=a.clips_evaluated + self.engine.clips - c0,
+                           seconds=a.seconds + time.perf_counter() - t0, ids=r.concept_ids, detail=r)
+
+
+def concept_pieces(concepts: np.ndarray, labels: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+    """Concept masks (ranked, K x T x H x W) cut along a label volume: each piece's concept (its rank) and mask;
+    voxels an earlier concept holds are not repeated."""
+    owner, pieces = [], []
+    taken = np.zeros(concepts.shape[1:], bool)
+    for k, concept in enumerate(concepts):
+        own = concept & ~taken
+        taken |= own
+        for i in np.unique(labels[own]):
+            owner.append(k)
+            pieces.append(own & (labels == i))
+    return owner, pieces
+
+
+def in_concept_order(owner: list[int], pieces: list[np.ndarray], scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces in their concepts' order, within a concept by score (descending): masks and scores."""
+    order = sorted(range(len(pieces)), key=lambda i: (owner[i], -scores[i]))
+    shape = pieces[0].shape if pieces else (0, 0, 0)
+    masks = np.stack([pieces[i] for i in order]) if pieces else np.zeros((0, *shape), bool)
+    return masks, np.asarray([scores[i] for i in order], np.float64)
 
 
 def pieces_by_heat(concepts: np.ndarray, heat: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Concept masks (ranked, K x T x H x W) cut along a label volume: the pieces of each concept in the
-    concepts' order, within a concept by their mean heat (descending); voxels an earlier concept holds are not
-    repeated. Returns the pieces' masks and their mean heat."""
-    masks, scores = [], []
-    taken = np.zeros(concepts.shape[1:], bool)
-    for concept in concepts:
-        own = concept & ~taken
-        taken |= own
-        ids = np.unique(labels[own])
-        pieces = [own & (labels == i) for i in ids]
-        means = [float(heat[p].mean()) for p in pieces]
-        for j in np.argsort(-np.asarray(means), kind="stable"):
-            masks.append(pieces[j])
-            scores.append(means[j])
-    shape = concepts.shape[1:]
-    return (np.stack(masks) if masks else np.zeros((0, *shape), bool)), np.asarray(scores, np.float64)
+    """`concept_pieces` ranked within each concept by their mean heat: masks and mean heats."""
+    owner, pieces = concept_pieces(concepts, labels)
+    return in_concept_order(owner, pieces, np.array([float(heat[p].mean()) for p in pieces]))

@@ -75,7 +75,14 @@ def traffic(served, prom, video_bytes):
     with served.client() as c:
         answers = [c.explain(video_bytes) for _ in range(GOOD)]
     t.join()
-    after = _server_counters(served, "ace3d_requests", "Code")
+    # the frontend counts a request once its answer has gone out, so the last ones can land just after the
+    # client has them: read until every request of this traffic is counted (an over-count fails the tests below)
+    expected, deadline = sum(before.values()) + GOOD + BAD, time.monotonic() + 30
+    while True:
+        after = _server_counters(served, "ace3d_requests", "Code")
+        if sum(after.values()) >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
     time.sleep(3)  # a few scrapes and rule evaluations after the last request
     return {"answers": answers, "refused": refused, "delta": {k: v - before.get(k, 0.0) for k, v in after.items()},
             "after": after}

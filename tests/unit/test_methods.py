@@ -38,6 +38,15 @@ def _clip(frames) -> Clip:
     return Clip(frames=frames, frame_indices=list(range(len(frames))), region=(0, 0, frames.shape[2], frames.shape[1]))
 
 
+def _halves(frames) -> np.ndarray:
+    """Two masks: the top and the bottom half of every frame."""
+    t, h, w = frames.shape[:3]
+    masks = np.zeros((2, t, h, w), bool)
+    masks[0, :, : h // 2] = True
+    masks[1, :, h // 2:] = True
+    return masks
+
+
 def _prob(clf, batch, target):
     with torch.inference_mode():
         return clf.logits(batch).softmax(1)[:, target]
@@ -128,9 +137,7 @@ def test_insertion_curve_puts_regions_back(tiny_model, frames):
 
     t, h, w = frames.shape[:3]
     target = 1
-    masks = np.zeros((2, t, h, w), bool)
-    masks[0, :, : h // 2] = True
-    masks[1, :, h // 2:] = True
+    masks = _halves(frames)
     x, y = insertion_curve(ForwardEngine(tiny_model), frames, masks, target)
     assert np.allclose(x, [0.0, 0.5, 1.0])
     empty = float(_prob(tiny_model, model_input(tiny_model, remove(frames, torch.ones((1, t, h, w), dtype=torch.bool))),
@@ -166,9 +173,7 @@ def test_curve_cache_shares_points_between_rankings(tiny_model, frames):
 
     t, h, w = frames.shape[:3]
     target = 0
-    masks = np.zeros((2, t, h, w), bool)
-    masks[0, :, : h // 2] = True
-    masks[1, :, h // 2:] = True
+    masks = _halves(frames)
     engine, cache = ForwardEngine(tiny_model), {}
     first = ranking_aucs(engine, frames, masks, target, cache=cache)
     assert first == pytest.approx(ranking_aucs(ForwardEngine(tiny_model), frames, masks, target), abs=1e-6)

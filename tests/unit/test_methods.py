@@ -276,7 +276,7 @@ def test_ace_method_counts_every_forward_with_an_ace_bank(tiny_model, tiny_bank,
 
 
 def test_concept_pieces_follow_the_concepts_then_their_heat():
-    from ace3d.evaluation.methods.ace import pieces_by_heat
+    from ace3d.evaluation.methods.ace import concept_pieces, in_concept_order
 
     labels = np.repeat(np.arange(4), 4).reshape(1, 4, 4).repeat(2, 0)  # 2 x 4 x 4: row i is label i
     concepts = np.zeros((2, 2, 4, 4), bool)
@@ -285,7 +285,8 @@ def test_concept_pieces_follow_the_concepts_then_their_heat():
     heat = np.zeros((2, 4, 4), np.float32)
     heat[:, 1] = 0.9  # in the first concept, label 1 is hotter
     heat[:, 3] = 0.5  # in the second, label 3
-    masks, scores = pieces_by_heat(concepts, heat, labels)
+    owner, pieces = concept_pieces(concepts, labels)
+    masks, scores = in_concept_order(owner, pieces, np.array([float(heat[p].mean()) for p in pieces]))
     assert [int(labels[m][0]) for m in masks] == [1, 0, 3, 2]
     assert np.allclose(scores, [0.9, 0.0, 0.5, 0.0])
     assert masks.sum(0).max() == 1 and masks.any(0).sum() == concepts.any(0).sum()  # no voxel twice, none lost

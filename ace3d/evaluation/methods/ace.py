@@ -91,8 +91,3 @@ def in_concept_order(owner: list[int], pieces: list[np.ndarray], scores: np.ndar
     masks = np.stack([pieces[i] for i in order]) if pieces else np.zeros((0, *shape), bool)
     return masks, np.asarray([scores[i] for i in order], np.float64)
 
-
-def pieces_by_heat(concepts: np.ndarray, heat: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`concept_pieces` ranked within each concept by their mean heat: masks and mean heats."""
-    owner, pieces = concept_pieces(concepts, labels)
-    return in_concept_order(owner, pieces, np.array([float(heat[p].mean()) for p in pieces]))

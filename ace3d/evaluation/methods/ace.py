@@ -90,4 +90,3 @@ def in_concept_order(owner: list[int], pieces: list[np.ndarray], scores: np.ndar
     shape = pieces[0].shape if pieces else (0, 0, 0)
     masks = np.stack([pieces[i] for i in order]) if pieces else np.zeros((0, *shape), bool)
     return masks, np.asarray([scores[i] for i in order], np.float64)
-

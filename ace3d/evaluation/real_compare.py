@@ -83,6 +83,9 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     clf = explainers["none"].clf
     engine = explainers["none"].engine
     built = {}
+    # the whole-concept explanations every ace row is made from (the _heat and _pieces rows cut them into pieces)
+    whole = {key: AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal)
+             for key, ex in (("ace", explainers["none"]), ("ace_bank", explainers["bank"]))}
     for name in method_names:
         ex = explainers["bank"] if name.startswith("ace_bank") else explainers["none"]
         if name.startswith("ace"):  # ace, ace_bank, and their _heat and _pieces variants (methods/ace.py)
@@ -102,6 +105,10 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                           clf.frame_rate)[0]
         target = int(engine.classify([clip.frames])[1][0].argmax())
         regions, cache, seg_seconds, explained = None, {}, 0.0, {}
+        # a class the bank has no concepts for is explained with the clip's groups, as without a bank: one
+        # explanation serves ace and ace_bank (and its curves' points are all in the cache)
+        bank = explainers["bank"].bank
+        bank_used = bank is not None and len(bank.concepts_of(target)) > 0
         for name in method_names:
             if (c["file"], name) in done:
                 continue
@@ -110,19 +117,13 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                 t0 = time.perf_counter()
                 regions = segment(clip.frames, m.slic, clf.device)
                 seg_seconds = time.perf_counter() - t0
-            a = None
             if name.startswith("ace"):
-                # a class the bank has no concepts for is explained with the clip's groups, as without a bank:
-                # one explanation serves both (and its curves' points are all in the cache)
-                bankless = explainers["bank"].bank is None or not len(explainers["bank"].bank.concepts_of(target))
-                same = name.replace("ace_bank", "ace") if bankless else name
-                base = explained.get(same.removesuffix("_heat").removesuffix("_pieces"))
-                if base is not None:  # the same explanation, or its concepts cut into pieces: no second run
-                    a = base if m.within == "concepts" else m.refine(base, target)
-            if a is None:
+                key = "ace_bank" if name.startswith("ace_bank") and bank_used else "ace"
+                if key not in explained:
+                    explained[key] = whole[key].attribute(clip, target)
+                a = explained[key] if m.within == "concepts" else m.refine(explained[key], target)
+            else:
                 a = m.attribute(clip, target, regions=regions if m.takes_regions else None)
-            if name.startswith("ace") and m.within == "concepts":
-                explained[name] = explained[name.replace("ace_bank", "ace") if bankless else name] = a
             seconds = a.seconds + (seg_seconds if m.takes_regions else 0.0)  # each method's own segmentation
             row = {"clip": c["file"], "video": c["video"], "classes": c["classes"], "method": name,
                    "target": clf.class_names[target], "seconds": seconds, "regions": len(a.masks),

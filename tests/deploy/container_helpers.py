@@ -21,6 +21,11 @@ STANDIN_BASE = "localhost/ace3d-base:3.11-slim-bookworm"
 IMAGE = "localhost/ace3d:container-test"
 # Debian's place for locally added CA certificates: what a host behind a re-signing proxy trusts beyond Mozilla's
 HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
+# Disk a build takes at its peak beyond what it keeps free, in GB (df sampled every 5 s during the container
+# test; docs/DEPLOY.md section 7): from nothing, 33 GB (the venv layer's commit: its files, the layer's blob in
+# podman's copy directory and the layer in storage); with the image present, only the source layers rebuild.
+COLD_BUILD_GB = 36
+WARM_BUILD_GB = 4
 
 
 def env() -> dict[str, str]:
@@ -42,6 +47,31 @@ def unusable_reason() -> str | None:
     info = podman("info", "--format", "{{.Host.OCIRuntime.Name}}", check=False, timeout=60)
     if info.returncode != 0:
         return f"podman cannot run here: {info.stderr.strip()[-500:]}"
+    return None
+
+
+def _existing(path: Path) -> Path:
+    """The path, or its nearest existing parent (podman makes its directories on first use)."""
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def disk_shortfall() -> str | None:
+    """Why a build would run out of disk here (None: it fits): the free space on podman's storage and its
+    copy directory (TMPDIR, else containers.conf's image_copy_tmp_dir) against a cold build's peak, or a warm
+    one's when the image is already there."""
+    info = podman("info", "--format", "{{.Store.GraphRoot}}|{{.Store.ImageCopyTmpDir}}", check=False, timeout=60)
+    root, _, copy_dir = info.stdout.strip().partition("|")
+    warm = podman("image", "exists", IMAGE, check=False).returncode == 0
+    need = WARM_BUILD_GB if warm else COLD_BUILD_GB
+    places = {Path(root or "/var/lib/containers/storage"), Path(os.environ.get("TMPDIR") or copy_dir or "/var/tmp")}
+    devices = {_existing(p).stat().st_dev: p for p in sorted(places)}  # one file system: checked once
+    for place in devices.values():
+        free = shutil.disk_usage(_existing(place)).free / 1e9
+        if free < need:
+            return (f"a {'warm' if warm else 'cold'} build of the image needs about {need} GB free at its peak; "
+                    f"{place} has {free:.1f} GB free (free some disk, e.g. `podman image prune`, and rerun)")
     return None
 
 

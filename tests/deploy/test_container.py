@@ -4,7 +4,8 @@ probes and grace period), and compared with the local server on the same video.
 
 Also: the runtime image carries no test or lint tools and only pinned packages, and the extra CA passed to the
 build (the host's added CAs plus a throwaway one made here) is in the image's trust store and used by pip.
-Skipped only where podman cannot run containers at all (not installed, or `podman info` fails)."""
+Skipped where podman cannot run containers at all (not installed, or `podman info` fails), or where the disk
+has too little free space for the build (container_helpers.disk_shortfall), with the reason."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from container_helpers import (
     IMAGE,
     base_image,
     build,
+    disk_shortfall,
     env,
     extra_ca_pem,
     podman,
@@ -58,6 +60,9 @@ def ca():
 
 @pytest.fixture(scope="module")
 def image(ca) -> str:
+    short = disk_shortfall()
+    if short:
+        pytest.skip(f"container test skipped: {short}")
     build(base_image(_log), extra_ca_pem(ca[0]), _log)
     size = int(podman("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout)
     _log(f"image {IMAGE}: {size / 1e9:.2f} GB")

@@ -16,13 +16,13 @@ HELP = ("faithfulness and localisation on a synthetic test set (--data), or fait
 
 
 def add_arguments(sp: argparse.ArgumentParser) -> None:
-    from ace3d.evaluation.methods import METHODS
+    from ace3d.evaluation.methods import NAMES
 
     model_args(sp)
     sp.add_argument("--data", default=None, help="synthetic test set with ground-truth masks")
     sp.add_argument("--videos", nargs="+", default=None, help="real videos: top vs random concept, curves")
     sp.add_argument("--methods", default=None, help="with --data or --videos: methods side by side "
-                    f"({', '.join(METHODS)}); one table")
+                    f"({', '.join(NAMES)}); one table")
     sp.add_argument("--max-clips", type=int, default=4, help="with --videos: clips per video")
     sp.add_argument("--figure", default=None, help="with --videos: write the curves as a PNG here")
     sp.add_argument("--json", default=None)

@@ -57,15 +57,15 @@ def _video_page(args) -> None:
     """One video explained, with the comparison methods asked for (checked before any work)."""
     from ace3d import report
     from ace3d.errors import OptionsError
-    from ace3d.evaluation.methods import METHODS
+    from ace3d.evaluation.methods import NAMES
     from ace3d.htmlreport import explanation_page
     from ace3d.method import video
     from ace3d.method.explainer import Request
 
     names = [m.strip() for m in (args.methods or "").split(",") if m.strip()]
-    unknown = [m for m in names if m not in METHODS]
+    unknown = [m for m in names if m not in NAMES]
     if unknown:
-        raise OptionsError(f"unknown explanation method(s) {', '.join(unknown)}; use any of {', '.join(METHODS)}")
+        raise OptionsError(f"unknown explanation method(s) {', '.join(unknown)}; use any of {', '.join(NAMES)}")
     ex = explainer(args)
     req = ex.resolve(Request(target_class=args.target, top_k=args.top_k, max_clips=args.max_clips))
     v = video.read_file(args.video, video.limits_for(ex.clf.clip_shape))

@@ -89,7 +89,7 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     for name in method_names:
         ex = explainers["bank"] if name.startswith("ace_bank") else explainers["none"]
         if name.startswith("ace"):  # ace, ace_bank, and their _heat and _pieces variants (methods/ace.py)
-            within = "heat" if name.endswith("_heat") else "removal" if name.endswith("_pieces") else "concepts"
+            within = methods.ACE_VARIANTS[name.replace("ace_bank", "ace")]
             built[name] = AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal, within=within)
         else:
             built[name] = methods.build(name, ex.engine, bank=ex.bank, slic=ex.slic)

@@ -252,6 +252,20 @@ def test_methods_that_segment_themselves_refuse_regions(tiny_model, tiny_bank, f
     assert {n for n, c in methods.METHODS.items() if not c.takes_regions} == {"ace", "reference"}
 
 
+def test_ace_variants_are_built_by_name(tiny_model, tiny_bank):
+    """`--methods ace_heat,ace_pieces` reach every comparison (synthetic, shortcut, real) through one registry."""
+    from ace3d.errors import OptionsError
+    from ace3d.evaluation import methods
+
+    engine = ForwardEngine(tiny_model)
+    for name, within in methods.ACE_VARIANTS.items():
+        m = methods.build(name, engine, bank=tiny_bank, removal="bottleneck")
+        assert isinstance(m, methods.AceMethod) and (m.name, m.within) == (name, within)
+        assert m.explainer.removal == "bottleneck" and name in methods.NAMES
+    with pytest.raises(OptionsError, match="ace_pieces"):
+        methods.build("ace_piece", engine)
+
+
 def test_ace_method_counts_every_forward_with_an_ace_bank(tiny_model, tiny_bank, frames, trunk_calls):
     """With an "ace"-mode bank each supervoxel goes through the network alone: the method's count includes
     those forwards (checked against the count of the model's own trunk calls)."""
@@ -311,7 +325,7 @@ def test_pieces_of_the_top_concepts_ranked_by_their_own_removal(tiny_model, tiny
     from ace3d.evaluation.methods.ace import TOP_REMOVAL, AceMethod, concept_pieces
     from ace3d.evaluation.methods.over_segments import labels_near
 
-    engine = ForwardEngine(tiny_model)
+    engine = ForwardEngine(tiny_model, precision="fp32")  # the removals' forwards are bfloat16 where the CPU has it
     whole = AceMethod(engine, bank=tiny_bank).attribute(_clip(frames), 0)
     r = whole.detail
     owner, _ = concept_pieces(r.masks, labels_near(r.supervoxels, tiny_bank.slic.n_segments))

@@ -17,6 +17,10 @@ from ace3d.models.engine import ForwardEngine
 METHODS: dict[str, type[ExplanationMethod]] = {m.name: m for m in (AceMethod, ReferencePipeline, CaptumFeatureAblation,
                                                 IntegratedGradientsMethod, OcclusionMethod, GradCamMethod,
                                                 RandomRanking)}
+# 3D ACE with a finer ranking (methods/ace.py's WITHIN): its concepts cut into pieces, ranked inside each concept
+# by the answer's heatmap (no forward) or, in the first concepts, by each piece's own removal
+ACE_VARIANTS = {"ace": "concepts", "ace_heat": "heat", "ace_pieces": "removal"}
+NAMES = (*METHODS, *(n for n in ACE_VARIANTS if n not in METHODS))
 
 
 def build(name: str, engine: ForwardEngine, *, bank: ConceptBank | None = None, slic: SlicParams | None = None,
@@ -24,15 +28,16 @@ def build(name: str, engine: ForwardEngine, *, bank: ConceptBank | None = None, 
     """The method `name` from plain parts: the engine (every forward counted in one place), the bank (concept
     methods) and the supervoxel settings (default: the bank's, as the explainer's; 3D ACE also takes the
     explainer's `removal`)."""
-    if name not in METHODS:
+    if name not in NAMES:
         from ace3d.errors import OptionsError
 
-        raise OptionsError(f"unknown explanation method {name!r}; use one of {', '.join(METHODS)}")
+        raise OptionsError(f"unknown explanation method {name!r}; use one of {', '.join(NAMES)}")
     slic = slic or (bank.slic if bank is not None else SlicParams())
-    if name == AceMethod.name:
-        return AceMethod(engine, bank=bank, slic=slic, removal=removal)
+    if name in ACE_VARIANTS:
+        return AceMethod(engine, bank=bank, slic=slic, removal=removal, within=ACE_VARIANTS[name])
     return METHODS[name](engine, bank=bank, slic=slic)
 
 
-__all__ = ["METHODS", "AceMethod", "Attribution", "CaptumFeatureAblation", "ExplanationMethod", "GradCamMethod",
-           "IntegratedGradientsMethod", "OcclusionMethod", "RandomRanking", "ReferencePipeline", "build"]
+__all__ = ["ACE_VARIANTS", "METHODS", "NAMES", "AceMethod", "Attribution", "CaptumFeatureAblation",
+           "ExplanationMethod", "GradCamMethod", "IntegratedGradientsMethod", "OcclusionMethod", "RandomRanking",
+           "ReferencePipeline", "build"]

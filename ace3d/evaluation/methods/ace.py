@@ -40,6 +40,7 @@ class AceMethod(ExplanationMethod):
         if within not in WITHIN:
             raise ValueError(f"unknown within {within!r}: use one of {WITHIN}")
         self.within = within
+        self.name = {"concepts": "ace", "heat": "ace_heat", "removal": "ace_pieces"}[within]
         self.explainer = Explainer(engine.clf, bank, slic=slic, removal=removal, max_groups=max_groups,
                                    engine=engine)
 

@@ -2,11 +2,18 @@
 
 One TorchServe serves the same model and bank twice, as two models whose archives differ only in batchSize
 (both pack model_store/model-config.yaml, one worker each), so both see the same machine at the same moment.
-For each round, each concurrency and each mode, `ace3d loadtest` runs against one model and then the other
-(the order flips every round); the report gives, per cell, the median over rounds of throughput and latency
-percentiles, plus the ace3d_batch_size histogram's mean per model (did requests really share batches?).
+For each round, each mode and each concurrency, one headless Locust run (bench/locust/headless.py: the
+locustfile's users in a closed loop, one call kind by its tag, the default synthetic clip) goes against one
+model and then the other (the order flips every round); the report gives, per cell, the median over rounds
+of throughput and latency percentiles, per pair the ratios batchSize 4 / batchSize 1, the server's CPU time
+per call counted by Locust, plus the ace3d_batch_size histogram's mean per model (did requests really share
+batches?).
 
-    PYTHONPATH=. .venv/bin/python bench/batching.py --rounds 3 --seconds 10 --json out/batching.json
+Warm-up: before the rounds, a few calls of each mode per model with the Python client (ace3d_client), one at
+a time, so that first-call costs (the first forwards, the worker's first allocations) land in no run; a Locust
+run of its own per model would cost seconds of Locust start-up for the same effect.
+
+    PYTHONPATH=.:clients/python .venv/bin/python bench/batching.py --rounds 3 --seconds 10 --json out/batching.json
 
 It asserts nothing; it prints the JSON and a Markdown table for docs/PERFORMANCE.md."""
 
@@ -25,13 +32,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ace3d.clients.loadtest import LoadTestConfig, loadtest  # noqa: E402
+from ace3d_client import Ace3dClient  # noqa: E402
+
 from ace3d.jobs.synth import default_video_bytes  # noqa: E402
 from ace3d.method.bank import path_for  # noqa: E402
 from ace3d.tooling.archive import build_archive  # noqa: E402
 from ace3d.tooling.server import LocalServer, Ports  # noqa: E402
+from bench.locust.headless import run_locust  # noqa: E402
 
 BATCH_SIZES = (1, 4)
+WARMUP_CALLS = 2  # per mode and model, before the rounds
+DEADLINE = 60.0  # seconds per call, as before
 
 
 def batch_size_means(metrics_url: str, models: list[str]) -> dict[str, float]:
@@ -61,13 +72,24 @@ def group_cpu_seconds(pgid: int) -> float:
     return total
 
 
+def warm_up(target: str, token: str, models: list[str], modes: list[str], video: bytes) -> None:
+    """WARMUP_CALLS calls of each mode to each model, one at a time, answers discarded: first-call costs
+    belong to no measured run."""
+    for model in models:
+        with Ace3dClient(target, model, token=token, deadline=DEADLINE) as client:
+            for mode in modes:
+                call = client.classify if mode == "classify" else client.explain
+                for _ in range(WARMUP_CALLS):
+                    call(video)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="demo", help="model spec (default: the committed demo model and bank)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=10.0, help="seconds per load test")
+    ap.add_argument("--seconds", type=float, default=10.0, help="seconds per Locust run (whole seconds)")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
-    ap.add_argument("--modes", nargs="+", default=["explain", "classify"])
+    ap.add_argument("--modes", nargs="+", choices=["explain", "classify"], default=["explain", "classify"])
     ap.add_argument("--json", default=None)
     ap.add_argument("--summarise", default=None, metavar="JSON", help="print the tables of an earlier run's JSON")
     args = ap.parse_args()
@@ -77,9 +99,10 @@ def main() -> None:
         print_tables(report)
         return
 
-    video = default_video_bytes()
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="ace3d-batching-") as tmp:
+        video = Path(tmp) / "default.mp4"  # Locust reads its videos from files
+        video.write_bytes(default_video_bytes())
         store = Path(tmp) / "store"
         names = {b: f"batch{b}" for b in BATCH_SIZES}
         for b, name in names.items():
@@ -92,20 +115,25 @@ def main() -> None:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the server on `kill` too
         try:
             token = server.keys()["inference"]
+            warm_up(server.grpc_target, token, list(names.values()), args.modes, video.read_bytes())
             for r in range(args.rounds):
                 order = list(BATCH_SIZES) if r % 2 == 0 else list(reversed(BATCH_SIZES))
                 for mode in args.modes:
                     for conc in args.concurrency:
                         for b in order:
                             cpu0 = group_cpu_seconds(pgid)
-                            rep = loadtest(LoadTestConfig(target=server.grpc_target, video=video, model=names[b],
-                                                          mode=mode, concurrency=conc, duration=args.seconds,
-                                                          warmup=conc, token=token))
+                            rep = run_locust(target=server.grpc_target, users=conc, seconds=args.seconds,
+                                             tags=[mode], model=names[b], token=token, videos=[video], wait=0.0,
+                                             deadline=DEADLINE, csv_prefix=Path(tmp) / f"r{r}_{mode}_{conc}_{b}")
+                            ok = rep["calls"] - rep["failures"]
                             row = {"round": r, "mode": mode, "concurrency": conc, "batch_size": b,
-                                   "ok": rep["ok"], "errors": rep["errors"], "rps": rep["throughput_rps"],
-                                   # server CPU per call, warm-up calls included in both terms
-                                   "cpu_ms": 1000 * (group_cpu_seconds(pgid) - cpu0) / (rep["requests"] + conc),
-                                   **{k: rep["latency_ms"][k] for k in ("p50", "p90", "p99")}}
+                                   "ok": ok, "errors": rep["failures"], "error_kinds": rep["errors"],
+                                   "locust_exit": rep["exit_code"],
+                                   # answered calls per second: Locust's requests/s less the failed share
+                                   "rps": rep["rps"] * ok / rep["calls"] if rep["calls"] else 0.0,
+                                   **{k: rep[f"{k}_ms"] for k in ("p50", "p90", "p99")}}
+                            if rep["calls"]:  # server CPU per call Locust counted (the warm-up is not in it)
+                                row["cpu_ms"] = 1000 * (group_cpu_seconds(pgid) - cpu0) / rep["calls"]
                             results.append(row)
                             print(json.dumps(row), flush=True)
             means = batch_size_means(server.metrics_url, list(names.values()))
@@ -121,6 +149,11 @@ def main() -> None:
     print_tables(report)
 
 
+def _count(errors: int | dict[str, int]) -> int:
+    """Failed calls of a run: a count (Locust), or by status code (JSON of runs before 2026-12-04)."""
+    return sum(errors.values()) if isinstance(errors, dict) else errors
+
+
 def summarise(runs: list[dict]) -> dict:
     """Per cell (mode, concurrency, batch size): medians over rounds; per pair (the two batch sizes run one
     after the other in a round): the ratios batchSize 4 / batchSize 1, whose median is the least noisy figure
@@ -132,7 +165,7 @@ def summarise(runs: list[dict]) -> dict:
             rows = [x for x in runs if key(x) == (mode, conc) and x["batch_size"] == b and x["ok"]]
             if rows:
                 cells.append({"mode": mode, "concurrency": conc, "batch_size": b, "rounds": len(rows),
-                              "ok": sum(x["ok"] for x in rows), "errors": sum(sum(x["errors"].values()) for x in rows),
+                              "ok": sum(x["ok"] for x in rows), "errors": sum(_count(x["errors"]) for x in rows),
                               **{k: statistics.median(x[k] for x in rows if k in x)
                               for k in ("rps", "p50", "p90", "p99", "cpu_ms") if any(k in x for x in rows)}})
         pairs = [(a, b) for a in runs for b in runs if key(a) == key(b) == (mode, conc) and a["round"] == b["round"]

@@ -31,10 +31,10 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
         sp.set_defaults(func=mod.run)
 
     # Serving commands live beside their code (local tooling, clients); none of these modules imports torch.
-    from ace3d.clients import client, loadtest
+    from ace3d.clients import client
     from ace3d.tooling import archive, server
 
-    for serving in (archive, server, client, loadtest):
+    for serving in (archive, server, client):
         serving.add_parser(sub)
     return p
 

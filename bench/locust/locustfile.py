@@ -48,7 +48,7 @@ def _options(parser) -> None:
     group.add_argument("--ace3d-max-clips", type=int, default=1, env_var="ACE3D_MAX_CLIPS",
                        help="clips per explanation")
     group.add_argument("--ace3d-wait", type=float, default=0.5, env_var="ACE3D_WAIT",
-                       help="a user waits up to this many seconds between calls (0: closed loop, as ace3d loadtest)")
+                       help="a user waits up to this many seconds between calls (0: a closed loop)")
 
 
 def load_videos(spec: str) -> dict[str, bytes]:

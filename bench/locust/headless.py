@@ -74,7 +74,9 @@ def run_locust(*, target: str, users: int, seconds: float, csv_prefix: str | Pat
         cmd += ["--ace3d-videos", ",".join(str(Path(v).resolve()) for v in videos)]
     if tags:
         cmd += ["--tags", *tags]
-    res = subprocess.run(cmd, capture_output=True, text=True)  # the caller's cwd: relative PYTHONPATHs hold
+    # the caller's cwd: relative PYTHONPATHs hold; a run that outlives its time, stop timeout and start-up by
+    # far has hung, and raises subprocess.TimeoutExpired instead of waiting forever
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + deadline + 300)
     stats_csv = Path(f"{prefix}_stats.csv")
     if not stats_csv.is_file():
         raise RuntimeError(f"locust exited {res.returncode} without statistics:\n{res.stdout[-2000:]}\n"

@@ -340,3 +340,25 @@ def test_pieces_of_the_top_concepts_ranked_by_their_own_removal(tiny_model, tiny
     assert np.all(np.diff(drops) <= 1e-6)  # by their own drop, largest first
     removed = engine.logits(remove(frames, torch.from_numpy(first[:1])))[0, 0]
     assert drops[0] == pytest.approx(r.instance - float(removed), abs=1e-3)
+
+
+def test_core_of_the_top_concept_comes_first(tiny_model, tiny_bank, frames):
+    """"core": the fewest of the top concept's pieces (by their own removal) whose removal together drops
+    CORE_SHARE of the whole concept's drop, then the rest of that concept, then the other concepts."""
+    from ace3d.evaluation.methods.ace import CORE_SHARE, AceMethod
+
+    engine = ForwardEngine(tiny_model, precision="fp32")
+    whole = AceMethod(engine, bank=tiny_bank).attribute(_clip(frames), 0)
+    r = whole.detail
+    fine = AceMethod(engine, bank=tiny_bank, within="core").refine(whole, 0)
+    core = fine.masks[0]
+    assert core.any() and not (core & ~r.masks[0]).any()  # inside the top concept
+    assert np.array_equal(fine.masks.any(0), whole.masks.any(0))  # nothing lost, nothing added
+    split = int(not np.array_equal(core, r.masks[0]))  # 1 when the core left part of the concept over
+    assert len(fine.masks) == len(whole.masks) + split and fine.ids[:1 + split] == [r.concept_ids[0]] * (1 + split)
+    assert np.array_equal(fine.masks[1 + split:], whole.masks[1:])
+    removed = engine.logits(remove(frames, torch.from_numpy(np.stack([core, r.masks[0]]))), fast=True)[:, 0]
+    drops = r.instance - removed.numpy()
+    assert fine.scores[0] == pytest.approx(float(drops[0]), abs=1e-3)
+    if split:
+        assert drops[0] >= CORE_SHARE * drops[1] - 1e-3

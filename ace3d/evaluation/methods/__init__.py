@@ -19,7 +19,7 @@ METHODS: dict[str, type[ExplanationMethod]] = {m.name: m for m in (AceMethod, Re
                                                 RandomRanking)}
 # 3D ACE with a finer ranking (methods/ace.py's WITHIN): its concepts cut into pieces, ranked inside each concept
 # by the answer's heatmap (no forward) or, in the first concepts, by each piece's own removal
-ACE_VARIANTS = {"ace": "concepts", "ace_heat": "heat", "ace_pieces": "removal"}
+ACE_VARIANTS = {"ace": "concepts", "ace_heat": "heat", "ace_pieces": "removal", "ace_core": "core"}
 NAMES = (*METHODS, *(n for n in ACE_VARIANTS if n not in METHODS))
 
 

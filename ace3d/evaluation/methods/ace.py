@@ -19,9 +19,12 @@ from ace3d.models.engine import ForwardEngine
 
 # What a ranked region is: a whole concept, or a piece of one (the clip's ~50-segment supervoxels inside it) ranked
 # within its concept by the answer's heatmap ("heat", no forward) or, in the first TOP_REMOVAL concepts, by the
-# target-logit drop when the piece alone is removed ("removal", one forward per piece; later concepts by heat).
-WITHIN = ("concepts", "heat", "removal")
+# target-logit drop when the piece alone is removed ("removal", one forward per piece; later concepts by heat);
+# or "core": the top concept's core (the fewest of its pieces that carry CORE_SHARE of its drop) ranked first,
+# then the rest of it, then the other concepts (two forwards per piece of the top concept).
+WITHIN = ("concepts", "heat", "removal", "core")
 TOP_REMOVAL = 2
+CORE_SHARE = 0.8  # "core": the fewest pieces of the top concept whose removal drops this share of the concept's drop
 
 
 class AceMethod(ExplanationMethod):
@@ -40,7 +43,7 @@ class AceMethod(ExplanationMethod):
         if within not in WITHIN:
             raise ValueError(f"unknown within {within!r}: use one of {WITHIN}")
         self.within = within
-        self.name = {"concepts": "ace", "heat": "ace_heat", "removal": "ace_pieces"}[within]
+        self.name = {"concepts": "ace", "heat": "ace_heat", "removal": "ace_pieces", "core": "ace_core"}[within]
         self.explainer = Explainer(engine.clf, bank, slic=slic, removal=removal, max_groups=max_groups,
                                    engine=engine)
 
@@ -58,6 +61,8 @@ class AceMethod(ExplanationMethod):
             return a
         f0, c0, t0 = self.engine.forwards, self.engine.clips, time.perf_counter()
         owner, pieces = concept_pieces(r.masks, labels_near(r.supervoxels, self.explainer.slic.n_segments))
+        if self.within == "core":
+            return self._core(a, r, target, [p for p, k in zip(pieces, owner, strict=True) if k == 0], (f0, c0, t0))
         scores = np.array([float(r.heatmap[p].mean()) for p in pieces])
         if self.within == "removal":
             first = [i for i, k in enumerate(owner) if k < TOP_REMOVAL]
@@ -69,6 +74,30 @@ class AceMethod(ExplanationMethod):
                            forwards=a.forwards + self.engine.forwards - f0,
                            clips_evaluated=a.clips_evaluated + self.engine.clips - c0,
                            seconds=a.seconds + time.perf_counter() - t0, ids=r.concept_ids, detail=r)
+
+
+    def _core(self, a: Attribution, r, target: int, pieces: list[np.ndarray], start: tuple) -> Attribution:
+        """The top concept's core first: its pieces by their own removal's drop, the fewest whose removal
+        together drops CORE_SHARE of the whole concept's drop; then the rest of that concept, then the others."""
+        f0, c0, t0 = start
+        if len(pieces) > 1:
+            own, _ = self.explainer.input_removed_logits(r.clip, torch.from_numpy(np.stack(pieces)))
+            order = np.argsort(-(r.instance - own[:, target].float().numpy()), kind="stable")
+            prefixes = np.cumsum(np.stack([pieces[i] for i in order]), axis=0) > 0
+            together, _ = self.explainer.input_removed_logits(r.clip, torch.from_numpy(prefixes))
+            drops = r.instance - together[:, target].float().numpy()
+            k = int(np.argmax(drops >= CORE_SHARE * drops[-1])) if drops[-1] > 0 else len(drops) - 1
+            core, drop = prefixes[k], float(drops[k])
+        else:
+            core, drop = r.masks[0], float(a.scores[0])
+        rest = r.masks[0] & ~core
+        masks = [core, *([rest] if rest.any() else []), *r.masks[1:]]
+        scores = [drop, *([float(a.scores[0]) - drop] if rest.any() else []), *a.scores[1:]]
+        ids = [r.concept_ids[0], *([r.concept_ids[0]] if rest.any() else []), *r.concept_ids[1:]]
+        return Attribution(masks=np.stack(masks), scores=np.asarray(scores, np.float64), heatmap=r.heatmap,
+                           forwards=a.forwards + self.engine.forwards - f0,
+                           clips_evaluated=a.clips_evaluated + self.engine.clips - c0,
+                           seconds=a.seconds + time.perf_counter() - t0, ids=ids, detail=r)
 
 
 def concept_pieces(concepts: np.ndarray, labels: np.ndarray) -> tuple[list[int], list[np.ndarray]]:

@@ -49,8 +49,8 @@ REFUSED = {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}
 def serving(tmp: Path, config: str, timeout: float = 900.0):
     """The I3D archived with `config` on a TorchServe on free loopback ports; always stopped. Its worker loads
     and warms up for minutes on a busy 2-core machine, so the start waits up to `timeout`."""
-    from ace3d.serving.archive import build_archive
-    from ace3d.serving.server import LocalServer, Ports
+    from ace3d.tooling.archive import build_archive
+    from ace3d.tooling.server import LocalServer, Ports
 
     from ace3d.serving import protocol
 

@@ -1,6 +1,6 @@
 """The served Kinetics-400 I3D under soak and faults (a benchmark that reports figures; docs/RELIABILITY.md).
 
-One TorchServe with the I3D archived with its served configuration (model_store/model-config-i3d.yaml, one
+One TorchServe with the I3D archived with its served configuration (model_store/model-config-i3d.yaml, `--workers`
 worker), then, in this order (`--phases`):
   soak     `--concurrency` callers for `--soak-seconds` (less when `--end-by` comes first: the figures say how
            long it ran), a mix of full explanations and classification-only calls over real and synthetic
@@ -49,10 +49,9 @@ REFUSED = {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}
 def serving(tmp: Path, config: str, timeout: float = 900.0):
     """The I3D archived with `config` on a TorchServe on free loopback ports; always stopped. Its worker loads
     and warms up for minutes on a busy 2-core machine, so the start waits up to `timeout`."""
+    from ace3d.serving import protocol
     from ace3d.tooling.archive import build_archive
     from ace3d.tooling.server import LocalServer, Ports
-
-    from ace3d.serving import protocol
 
     (tmp / "model-config.yaml").write_text(config)
     archive = build_archive("i3d_kinetics400", None, "i3d", tmp / "store", config=tmp / "model-config.yaml",
@@ -190,10 +189,18 @@ def kill(srv, vids, n: int, before: float = 30.0, after: float = 120.0) -> dict:
     pid = srv.worker_pid()
     load, state = Load(srv, vids, n), {}
 
+    workers = len(srv.worker_status())
+
     def maybe_kill(t: float) -> None:
         if "t_kill" not in state and t >= before:
             os.kill(pid, signal.SIGKILL)
             state["t_kill"] = t
+        elif "t_kill" in state and "t_back" not in state and t > state["t_kill"] + 1:
+            # every worker READY again, the killed one replaced (TorchServe lists a dead worker a while)
+            with contextlib.suppress(OSError):
+                now = srv.workers()
+                if pid not in {p for p, _ in now} and [w for _, w in now].count("READY") == workers:
+                    state["t_back"] = t
 
     elapsed = load.run(before + after, during=maybe_kill)
     tk = state["t_kill"]
@@ -203,7 +210,8 @@ def kill(srv, vids, n: int, before: float = 30.0, after: float = 120.0) -> dict:
     return {"seconds": round(elapsed, 1), "concurrency": n, "killed_pid": pid, "new_pid": srv.worker_pid(),
             "requests": len(load.calls), "codes": dict(Counter(c[4] for c in load.calls)),
             "in_flight_at_kill": dict(Counter(c[4] for c in load.calls if c[0] <= tk <= c[1])),
-            "serving_again_s": round(min(ok_after) - tk, 1) if ok_after else None,
+            "serving_again_s": round(min(ok_after) - tk, 1) if ok_after else None, "workers": workers,
+            "all_workers_ready_again_s": round(state["t_back"] - tk, 1) if "t_back" in state else None,
             "longest_call_s": round(longest, 1), "loadavg_1m_at_end": state["loadavg_1m_after"],
             "calls_past_deadline": sum(c[1] - c[0] > DEADLINE + 5 for c in load.calls)}
 
@@ -285,6 +293,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--soak-seconds", type=float, default=1200)
     ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="TorchServe workers for the I3D (2: a killed worker's calls go to the other)")
     ap.add_argument("--fuzz-n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--phases", default="soak,kill,hostile,long")
@@ -305,7 +315,7 @@ def main() -> None:
     class_names = list(models.load("i3d_kinetics400").class_names)
     vids = videos()
     save("videos", {k: len(v) for k, v in vids.items()})
-    config = CONFIG.read_text() + "\nminWorkers: 1\nmaxWorkers: 1\n"
+    config = CONFIG.read_text() + f"\nminWorkers: {args.workers}\nmaxWorkers: {args.workers}\n"
     with tempfile.TemporaryDirectory(prefix="i3d-soak-") as tmp:
         limit_vids = limit_videos(Path(args.video_dir)) if "long" in args.phases else {}
         t = time.monotonic()

@@ -80,11 +80,15 @@ class Server:
     def worker_pid(self) -> int:
         return worker_pid_of(self.server, self.model)
 
-    def worker_status(self) -> list[str]:
+    def workers(self) -> list[tuple[int, str]]:
+        """(pid, status) of each worker the management API lists."""
         req = urllib.request.Request(f"{self.management_url}/models/{self.model}")
         req.add_header("Authorization", f"Bearer {self.server.keys()['management']}")
         with urllib.request.urlopen(req, timeout=10) as r:
-            return [w.get("status", "") for w in json.loads(r.read())[0]["workers"]]
+            return [(int(w.get("pid", -1)), w.get("status", "")) for w in json.loads(r.read())[0]["workers"]]
+
+    def worker_status(self) -> list[str]:
+        return [status for _, status in self.workers()]
 
     def log_text(self, name: str = "all") -> str:
         logs = self.server.runtime / "logs"

@@ -8,7 +8,8 @@ video's second...), so a short run still covers many videos. The target is the m
 
 Methods: any of `ace3d evaluate --methods`, and `ace_bank` (the explanation with BANK) beside `ace` (bankless);
 `ace_bank_heat` and `ace_heat` rank the pieces of each concept by the answer's heatmap, `ace_bank_pieces` and
-`ace_pieces` those of the first two concepts by their own removal (methods/ace.py).
+`ace_pieces` those of the first two concepts by their own removal, `ace_bank_core` and `ace_core` put the top
+concept's core first (methods/ace.py).
 
 Usage: python -m ace3d.evaluation.real_compare --realset DIR --rows ROWS [--bank BANK] [--methods ...]
        [--max-clips N] [--table OUT.md]"""
@@ -31,8 +32,8 @@ from ace3d.method.video import limits_for, make_clips, read_file
 from ace3d.models.engine import ForwardEngine, model_input
 
 CURVE_POINTS = 6  # curves measured at every fifth of the clip's voxels, then wherever they move (metrics._curve)
-METHODS = ("ace_bank", "ace", "ace_bank_heat", "ace_heat", "ace_bank_pieces", "ace_pieces", "grad_cam",
-           "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
+METHODS = ("ace_bank", "ace", "ace_bank_heat", "ace_heat", "ace_bank_pieces", "ace_pieces", "ace_bank_core",
+           "ace_core", "grad_cam", "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
 MEASURES = (("deletion", "deletion AUC, project's fill (lower: better)"),
             ("deletion_blur", "deletion AUC, blur fill (lower: better)"),
             ("insertion", "insertion AUC (higher: better)"),

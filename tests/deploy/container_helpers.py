@@ -26,6 +26,7 @@ HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
 # podman's copy directory and the layer in storage); with the image present, only the source layers rebuild.
 COLD_BUILD_GB = 36
 WARM_BUILD_GB = 4
+CA_MADE_NOW = False  # set when this run made the throwaway CA: the build cache keyed on the old one is cold
 
 
 def env() -> dict[str, str]:
@@ -57,13 +58,24 @@ def _existing(path: Path) -> Path:
     return path
 
 
+def _cache_holds() -> bool:
+    """Whether podman's layer cache will serve the venv layer: the image is there, built after the files its
+    big layers depend on last changed (a fresh clone's files are all new) and with the throwaway CA that was
+    there before (a new CA changes a build argument, and every layer after it rebuilds)."""
+    created = podman("image", "inspect", "--format", "{{.Created.Unix}}", IMAGE, check=False)
+    if created.returncode != 0 or not created.stdout.strip().isdigit() or CA_MADE_NOW:
+        return False
+    inputs = [ROOT / "Dockerfile", ROOT / "requirements-serve.txt", *(ROOT / "docker").glob("*")]
+    return all(p.stat().st_mtime < int(created.stdout.strip()) for p in inputs if p.is_file())
+
+
 def disk_shortfall() -> str | None:
     """Why a build would run out of disk here (None: it fits): the free space on podman's storage and its
     copy directory (TMPDIR, else containers.conf's image_copy_tmp_dir) against a cold build's peak, or a warm
-    one's when the image is already there."""
+    one's when the layer cache will hold (`_cache_holds`)."""
     info = podman("info", "--format", "{{.Store.GraphRoot}}|{{.Store.ImageCopyTmpDir}}", check=False, timeout=60)
     root, _, copy_dir = info.stdout.strip().partition("|")
-    warm = podman("image", "exists", IMAGE, check=False).returncode == 0
+    warm = _cache_holds()
     need = WARM_BUILD_GB if warm else COLD_BUILD_GB
     places = {Path(root or "/var/lib/containers/storage"), Path(os.environ.get("TMPDIR") or copy_dir or "/var/tmp")}
     devices = {_existing(p).stat().st_dev: p for p in sorted(places)}  # one file system: checked once
@@ -99,6 +111,8 @@ def throwaway_ca() -> tuple[Path, Path]:
     WORK.mkdir(parents=True, exist_ok=True)
     cert, key = WORK / "throwaway-ca.pem", WORK / "throwaway-ca.key"
     if not (cert.is_file() and key.is_file()):
+        global CA_MADE_NOW
+        CA_MADE_NOW = True
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
                         "-subj", f"/CN=ace3d container test CA {os.getpid()}-{int(time.time())}",
                         "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)

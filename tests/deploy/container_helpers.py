@@ -139,18 +139,33 @@ def extra_ca_pem(throwaway: Path) -> str:
     return "\n".join(p.read_text().strip() for p in [*host, throwaway])
 
 
+def _podman_build(base: str, extra_ca: str, *extra: str) -> tuple[int, float]:
+    t0 = time.monotonic()
+    with open(WORK / "build.log", "w") as out:
+        result = subprocess.run(
+            ["nice", "-n", "10", "podman", "build", "--format", "docker", "--layers", "--network", "host", *extra,
+             "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"EXTRA_CA_CERTS={extra_ca}",
+             "--tag", IMAGE, str(ROOT)], env=env(), stdout=out, stderr=subprocess.STDOUT, timeout=3600)
+    return result.returncode, time.monotonic() - t0
+
+
+# podman 4.3 (Debian bookworm's) mounts an empty /opt/wheels into the runtime stage when the builder stage came
+# whole from the cache but the runtime stage's venv layer did not (another clone's build had replaced the image
+# and its layers): seen on a development machine after a fresh clone's run. Only then is the build redone
+# without the cache.
+STALE_STAGE_MOUNT = "No such file or directory: '/opt/wheels/requirements.lock'"
+
+
 def build(base: str, extra_ca: str, log) -> float:
     """`podman build` of the project's Dockerfile with podman's layer cache; returns the seconds it took."""
     WORK.mkdir(parents=True, exist_ok=True)
     before = podman("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False).stdout.strip()
-    t0 = time.monotonic()
-    with open(WORK / "build.log", "w") as out:
-        result = subprocess.run(
-            ["nice", "-n", "10", "podman", "build", "--format", "docker", "--layers", "--network", "host",
-             "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"EXTRA_CA_CERTS={extra_ca}",
-             "--tag", IMAGE, str(ROOT)], env=env(), stdout=out, stderr=subprocess.STDOUT, timeout=3600)
-    seconds = time.monotonic() - t0
-    if result.returncode != 0:
+    code, seconds = _podman_build(base, extra_ca)
+    if code != 0 and STALE_STAGE_MOUNT in (WORK / "build.log").read_text():
+        log(f"podman build: the cached builder stage mounted empty ({seconds:.0f} s); building without the cache")
+        code, again = _podman_build(base, extra_ca, "--no-cache")
+        seconds += again
+    if code != 0:
         raise AssertionError(f"podman build failed after {seconds:.0f} s; end of {WORK / 'build.log'}:\n"
                              + (WORK / "build.log").read_text()[-4000:])
     # the previous image, untagged by this build, is removed; the layers the new one shares stay cached

@@ -101,8 +101,9 @@ def main() -> None:
 
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="ace3d-batching-") as tmp:
+        video_bytes = default_video_bytes()
         video = Path(tmp) / "default.mp4"  # Locust reads its videos from files
-        video.write_bytes(default_video_bytes())
+        video.write_bytes(video_bytes)
         store = Path(tmp) / "store"
         names = {b: f"batch{b}" for b in BATCH_SIZES}
         for b, name in names.items():
@@ -115,7 +116,7 @@ def main() -> None:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the server on `kill` too
         try:
             token = server.keys()["inference"]
-            warm_up(server.grpc_target, token, list(names.values()), args.modes, video.read_bytes())
+            warm_up(server.grpc_target, token, list(names.values()), args.modes, video_bytes)
             for r in range(args.rounds):
                 order = list(BATCH_SIZES) if r % 2 == 0 else list(reversed(BATCH_SIZES))
                 for mode in args.modes:

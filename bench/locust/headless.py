@@ -78,11 +78,15 @@ def run_locust(*, target: str, users: int, seconds: float, csv_prefix: str | Pat
     # far has hung, and raises subprocess.TimeoutExpired instead of waiting forever
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + deadline + 300)
     stats_csv = Path(f"{prefix}_stats.csv")
-    if not stats_csv.is_file():
+    rows = []
+    if stats_csv.is_file():
+        with stats_csv.open() as f:
+            rows = list(csv.DictReader(f))
+    total = next((r for r in rows if r["Name"] == "Aggregated"), None)
+    # a locustfile that refuses its options still leaves an empty statistics file: failed with no call counted
+    if total is None or (res.returncode != 0 and int(total["Request Count"]) == 0):
         raise RuntimeError(f"locust exited {res.returncode} without statistics:\n{res.stdout[-2000:]}\n"
                            f"{res.stderr[-3000:]}")
-    with stats_csv.open() as f:
-        rows = list(csv.DictReader(f))
     errors: dict[str, int] = {}
     failures_csv = Path(f"{prefix}_failures.csv")
     if failures_csv.is_file():
@@ -90,6 +94,5 @@ def run_locust(*, target: str, users: int, seconds: float, csv_prefix: str | Pat
             for row in csv.DictReader(f):
                 key = f"{row['Name']}: {row['Error']}"
                 errors[key] = errors.get(key, 0) + int(row["Occurrences"])
-    total = next(r for r in rows if r["Name"] == "Aggregated")
     return Result(**_stats(total), exit_code=res.returncode, errors=errors,
                   names={r["Name"]: _stats(r) for r in rows if r["Name"] != "Aggregated"})

@@ -14,7 +14,7 @@ _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:  # `tests.integration.conftest` is imported by path from the repository root
     sys.path.insert(0, _REPO)
 
-from tests.integration.conftest import model_and_bank, serving, worker_pid_of  # noqa: E402, F401
+from tests.integration.conftest import model_and_bank, serving  # noqa: E402, F401
 
 MODEL_NAME = "ace3d_rel"
 MAX_BYTES = 1024 * 1024
@@ -78,7 +78,7 @@ class Server:
         return Ace3dClient(self.grpc_target, self.model, **kw)
 
     def worker_pid(self) -> int:
-        return worker_pid_of(self.server, self.model)
+        return self.workers()[0][0]
 
     def workers(self) -> list[tuple[int, str]]:
         """(pid, status) of each worker the management API lists."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ace3d.evaluation.methods.ace import AceMethod
+from ace3d.evaluation.methods.ace import ACE_VARIANTS, AceMethod
 from ace3d.evaluation.methods.base import Attribution, ExplanationMethod
 from ace3d.evaluation.methods.captum_ablation import CaptumFeatureAblation
 from ace3d.evaluation.methods.captum_voxel import IntegratedGradientsMethod, OcclusionMethod
@@ -17,9 +17,8 @@ from ace3d.models.engine import ForwardEngine
 METHODS: dict[str, type[ExplanationMethod]] = {m.name: m for m in (AceMethod, ReferencePipeline, CaptumFeatureAblation,
                                                 IntegratedGradientsMethod, OcclusionMethod, GradCamMethod,
                                                 RandomRanking)}
-# 3D ACE with a finer ranking (methods/ace.py's WITHIN): its concepts cut into pieces, ranked inside each concept
-# by the answer's heatmap (no forward) or, in the first concepts, by each piece's own removal
-ACE_VARIANTS = {"ace": "concepts", "ace_heat": "heat", "ace_pieces": "removal", "ace_core": "core"}
+# 3D ACE also by its finer rankings (methods/ace.py's ACE_VARIANTS: pieces by heat or by their own removal, the
+# top concept's core first)
 NAMES = (*METHODS, *(n for n in ACE_VARIANTS if n not in METHODS))
 
 

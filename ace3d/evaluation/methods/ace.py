@@ -22,7 +22,9 @@ from ace3d.models.engine import ForwardEngine
 # target-logit drop when the piece alone is removed ("removal", one forward per piece; later concepts by heat);
 # or "core": the top concept's core (the fewest of its pieces that carry CORE_SHARE of its drop) ranked first,
 # then the rest of it, then the other concepts (two forwards per piece of the top concept).
-WITHIN = ("concepts", "heat", "removal", "core")
+# each ranking's method name, the one table the registry (methods/__init__.py) and the comparisons read
+ACE_VARIANTS = {"ace": "concepts", "ace_heat": "heat", "ace_pieces": "removal", "ace_core": "core"}
+WITHIN = tuple(ACE_VARIANTS.values())
 TOP_REMOVAL = 2
 CORE_SHARE = 0.8  # "core": the fewest pieces of the top concept whose removal drops this share of the concept's drop
 
@@ -43,7 +45,7 @@ class AceMethod(ExplanationMethod):
         if within not in WITHIN:
             raise ValueError(f"unknown within {within!r}: use one of {WITHIN}")
         self.within = within
-        self.name = {"concepts": "ace", "heat": "ace_heat", "removal": "ace_pieces", "core": "ace_core"}[within]
+        self.name = next(name for name, w in ACE_VARIANTS.items() if w == within)
         self.explainer = Explainer(engine.clf, bank, slic=slic, removal=removal, max_groups=max_groups,
                                    engine=engine)
 

@@ -4,12 +4,15 @@ when the top region is removed against a random region of similar size, regions 
 
 Every (clip, method) result is one line of ROWS (JSON lines), written as soon as it is computed, so a run that
 stops resumes where it was; clips are taken one per video in turn (every video's first clip, then every
-video's second...), so a short run still covers many videos. The target is the model's predicted class.
+video's second...), so a short run still covers many videos. The target is the model's predicted class, or with
+`--target bank-class` the clip's labelled class where the bank has concepts for it (other clips are left out):
+what a caller asking "why playing piano?" gets, so the bank is measured on every clip of its classes.
 
 Methods: any of `ace3d evaluate --methods`, and `ace_bank` (the explanation with BANK) beside `ace` (bankless);
 `ace_bank_heat` and `ace_heat` rank the pieces of each concept by the answer's heatmap, `ace_bank_pieces` and
 `ace_pieces` those of the first two concepts by their own removal, `ace_bank_core` and `ace_core` put the top
-concept's core first (methods/ace.py).
+concept's core first (methods/ace.py). Each ranks concepts by their removal in the clip; with `_ranked` at the end
+(`ace_ranked`, `ace_bank_ranked`, ...) by removal at the concept layer, as model-config-i3d.yaml serves the I3D.
 
 Usage: python -m ace3d.evaluation.real_compare --realset DIR --rows ROWS [--bank BANK] [--methods ...]
        [--max-clips N] [--table OUT.md]"""
@@ -55,6 +58,29 @@ def heldout_clips(realset: Path, max_per_video: int) -> list[dict]:
     return out
 
 
+def ace_variant(name: str) -> tuple[bool, str, str]:
+    """A comparison name of the explanation -> (with the bank, `within`, removal): "ace_bank_pieces_ranked" is
+    the bank's concepts ranked as served with removal "ranked" (at the concept layer), cut into pieces."""
+    from ace3d.evaluation.methods import ACE_VARIANTS
+
+    removal = "ranked" if name.endswith("_ranked") else "input"
+    base = name.removesuffix("_ranked")
+    with_bank = base.startswith("ace_bank")
+    base = base.replace("ace_bank", "ace")
+    if base not in ACE_VARIANTS:
+        raise ValueError(f"unknown explanation variant {name!r}: {', '.join(ACE_VARIANTS)}, with _bank after ace "
+                         "and/or _ranked at the end")
+    return with_bank, ACE_VARIANTS[base], removal
+
+
+def bank_class(clip: dict, class_names: list[str], bank) -> int | None:
+    """The first of the clip's labelled classes the bank has concepts for (None: none)."""
+    for name in clip.get("classes", []):
+        if name in class_names and len(bank.concepts_of(class_names.index(name))):
+            return class_names.index(name)
+    return None
+
+
 def drops(engine: ForwardEngine, frames: np.ndarray, masks: np.ndarray, target: int,
           rng: np.random.Generator) -> dict:
     """P(target) unchanged, with the top region removed, and with a random region of similar size removed."""
@@ -71,8 +97,9 @@ def drops(engine: ForwardEngine, frames: np.ndarray, masks: np.ndarray, target: 
 
 def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str], max_per_video: int,
         seed: int = 0, shard: tuple[int, int] = (0, 1), curve_points: int = CURVE_POINTS,
-        occlusion_overlap: int = 1) -> list[dict]:
-    """Compute every missing (clip, method) row; `explainers`: {"bank": Explainer, "none": Explainer}. With
+        occlusion_overlap: int = 1, target: str = "predicted") -> list[dict]:
+    """Compute every missing (clip, method) row; `explainers`: {"bank": Explainer, "none": Explainer}; `target`:
+    "predicted" (the model's call) or "bank-class" (the labelled class the bank covers; other clips skipped). With
     `shard` (i, n), only every n-th clip with results missing, from the i-th: n processes share the work (and
     one file). Per clip, the methods that rank supervoxels share one segmentation and all methods share the
     curves' points already measured (`metrics._curve`'s cache), so nothing is computed twice."""
@@ -80,23 +107,31 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     from ace3d.evaluation.methods.ace import AceMethod
     from ace3d.method.supervoxels import segment
 
+    if target not in ("predicted", "bank-class"):
+        raise ValueError(f"target must be 'predicted' or 'bank-class', not {target!r}")
     done = {(r["clip"], r["method"]) for r in read_rows(rows_path)}
     clf = explainers["none"].clf
     engine = explainers["none"].engine
     built = {}
-    # the whole-concept explanations every ace row is made from (the _heat and _pieces rows cut them into pieces)
-    whole = {key: AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal)
-             for key, ex in (("ace", explainers["none"]), ("ace_bank", explainers["bank"]))}
+    # the whole-concept explanations every ace row is made from (the _heat and _pieces rows cut them into pieces),
+    # one per (bank or not, removal)
+    whole = {(b, rm): AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=rm)
+             for b, ex in ((False, explainers["none"]), (True, explainers["bank"])) for rm in ("input", "ranked")}
     for name in method_names:
         ex = explainers["bank"] if name.startswith("ace_bank") else explainers["none"]
-        if name.startswith("ace"):  # ace, ace_bank, and their _heat and _pieces variants (methods/ace.py)
-            within = methods.ACE_VARIANTS[name.replace("ace_bank", "ace")]
-            built[name] = AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=ex.removal, within=within)
+        if name.startswith("ace"):  # ace, ace_bank, their _heat, _pieces, _core and _ranked variants
+            _, within, removal = ace_variant(name)
+            built[name] = AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=removal, within=within)
         else:
             built[name] = methods.build(name, ex.engine, bank=ex.bank, slic=ex.slic)
         if name == "occlusion":
             built[name].overlap = occlusion_overlap
+    bank = explainers["bank"].bank
     clips = heldout_clips(realset, max_per_video)
+    if target == "bank-class":
+        if bank is None:
+            raise ValueError("--target bank-class needs a bank (--bank)")
+        clips = [c for c in clips if bank_class(c, clf.class_names, bank) is not None]
     todo = [c for c in clips if any((c["file"], m) not in done for m in method_names)][shard[0]::shard[1]]
     print(f"{len(clips)} held-out clips of {len({c['video'] for c in clips})} videos; {len(todo)} clips with "
           f"results to compute, {len(done)} results already in {rows_path}", flush=True)
@@ -104,12 +139,14 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     for i, c in enumerate(tqdm(todo, desc="held-out clips", unit="clip")):
         clip = make_clips(read_file(realset / c["file"], limits_for(clf.clip_shape)), clf.clip_shape, 1,
                           clf.frame_rate)[0]
-        target = int(engine.classify([clip.frames])[1][0].argmax())
+        if target == "bank-class":
+            t = bank_class(c, clf.class_names, bank)
+        else:
+            t = int(engine.classify([clip.frames])[1][0].argmax())
         regions, cache, seg_seconds, explained = None, {}, 0.0, {}
         # a class the bank has no concepts for is explained with the clip's groups, as without a bank: one
         # explanation serves ace and ace_bank (and its curves' points are all in the cache)
-        bank = explainers["bank"].bank
-        bank_used = bank is not None and len(bank.concepts_of(target)) > 0
+        bank_used = bank is not None and len(bank.concepts_of(t)) > 0
         for name in method_names:
             if (c["file"], name) in done:
                 continue
@@ -119,20 +156,21 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                 regions = segment(clip.frames, m.slic, clf.device)
                 seg_seconds = time.perf_counter() - t0
             if name.startswith("ace"):
-                key = "ace_bank" if name.startswith("ace_bank") and bank_used else "ace"
+                with_bank, _, removal = ace_variant(name)
+                key = (with_bank and bank_used, removal)
                 if key not in explained:
-                    explained[key] = whole[key].attribute(clip, target)
-                a = explained[key] if m.within == "concepts" else m.refine(explained[key], target)
+                    explained[key] = whole[key].attribute(clip, t)
+                a = explained[key] if m.within == "concepts" else m.refine(explained[key], t)
             else:
-                a = m.attribute(clip, target, regions=regions if m.takes_regions else None)
+                a = m.attribute(clip, t, regions=regions if m.takes_regions else None)
             seconds = a.seconds + (seg_seconds if m.takes_regions else 0.0)  # each method's own segmentation
             row = {"clip": c["file"], "video": c["video"], "classes": c["classes"], "method": name,
-                   "target": clf.class_names[target], "seconds": seconds, "regions": len(a.masks),
+                   "target": clf.class_names[t], "seconds": seconds, "regions": len(a.masks),
                    "forwards": a.clips_evaluated, "source": getattr(a.detail, "source", None),
                    "curve_points": curve_points}
             if len(a.masks):
-                row.update(ranking_aucs(engine, clip.frames, a.masks, target, curve_points, cache))
-                row.update(drops(engine, clip.frames, a.masks, target, np.random.default_rng([seed, i])))
+                row.update(ranking_aucs(engine, clip.frames, a.masks, t, curve_points, cache))
+                row.update(drops(engine, clip.frames, a.masks, t, np.random.default_rng([seed, i])))
             with open(rows_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
             tqdm.write(f"{c['file']} {name}: {seconds:.0f} s, {len(a.masks)} regions, "
@@ -207,6 +245,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--table", default=None, help="write the table (markdown) here")
     ap.add_argument("--shard", default="0/1", help="I/N: this process computes every N-th missing result from "
                     "the I-th (N processes on one ROWS file)")
+    ap.add_argument("--target", choices=("predicted", "bank-class"), default="predicted",
+                    help="the class explained: the model's call, or the clip's labelled class where the bank has "
+                    "concepts for it (clips of other classes left out)")
     ap.add_argument("--summary-only", action="store_true", help="only summarise the rows there are")
     ap.add_argument("--curve-points", type=int, default=CURVE_POINTS,
                     help="points per deletion/insertion curve (0: every region's; the first union reaching each "
@@ -226,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         explainers["bank"] = Explainer(clf, banks.load(args.bank)) if args.bank else explainers["none"]
         i, n = (int(x) for x in args.shard.split("/"))
         rows = run(explainers, Path(args.realset), rows_path, names, args.max_clips, shard=(i, n),
-                   curve_points=args.curve_points, occlusion_overlap=args.occlusion_overlap)
+                   curve_points=args.curve_points, occlusion_overlap=args.occlusion_overlap, target=args.target)
     text = table(summarise(rows, names))
     print(text)
     if args.table:

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from ace3d.evaluation import real_compare as rc
 
@@ -36,13 +37,15 @@ def test_summary_uses_only_clips_every_method_has():
     assert "n/a" in rc.table(s)
 
 
-def _realset(tmp_path, synth_dir, n=2):
-    """A real-set index over a few synthetic videos, each its own video with one held-out clip."""
+def _realset(tmp_path, synth_dir, n=2, classes=()):
+    """A real-set index over a few synthetic videos, each its own video with one held-out clip (the k-th
+    labelled `classes[k]` where given)."""
     files = []
     for k, f in enumerate(sorted((synth_dir / "move_left").glob("*.mp4"))[:n]):
         (tmp_path / "heldout").mkdir(parents=True, exist_ok=True)
         (tmp_path / "heldout" / f.name).write_bytes(f.read_bytes())
-        files.append({"file": f"heldout/{f.name}", "video": f"v{k}", "part": "heldout", "classes": []})
+        labels = [classes[k]] if k < len(classes) and classes[k] else []
+        files.append({"file": f"heldout/{f.name}", "video": f"v{k}", "part": "heldout", "classes": labels})
     (tmp_path / "index.json").write_text(json.dumps({"files": files}))
     return tmp_path
 
@@ -76,3 +79,41 @@ def test_a_class_without_bank_concepts_is_one_explanation(tmp_path, synth_dir, t
     rows = rc.run({"none": none, "bank": none}, realset, tmp_path / "rows.jsonl", ["ace_bank", "ace"], 1)
     a, b = sorted(rows, key=lambda r: r["method"])
     assert {k: v for k, v in a.items() if k != "method"} == {k: v for k, v in b.items() if k != "method"}
+
+
+def test_bank_class_target_explains_the_labelled_class_the_bank_has(tmp_path, synth_dir, tiny_model, tiny_bank):
+    from ace3d.method.explainer import Explainer
+
+    covered = [n for i, n in enumerate(tiny_model.class_names) if len(tiny_bank.concepts_of(i))]
+    uncovered = [n for i, n in enumerate(tiny_model.class_names) if not len(tiny_bank.concepts_of(i))]
+    # the first clip's label is a class the bank covers (not necessarily the model's call), the second's is not
+    realset = _realset(tmp_path / "set", synth_dir, n=3, classes=[covered[-1], (uncovered or [None])[0]])
+    explainers = {"none": Explainer(tiny_model, None), "bank": Explainer(tiny_model, tiny_bank)}
+    rows = rc.run(explainers, realset, tmp_path / "rows.jsonl", ["ace_bank", "ace"], 1, target="bank-class")
+    assert {r["video"] for r in rows} == {"v0"} and {r["target"] for r in rows} == {covered[-1]}
+    by = {r["method"]: r for r in rows}
+    assert by["ace_bank"]["source"] == "bank" and by["ace"]["source"] != "bank"
+    with pytest.raises(ValueError, match="needs a bank"):
+        rc.run({"none": explainers["none"], "bank": explainers["none"]}, realset, tmp_path / "r2.jsonl", ["ace"], 1,
+               target="bank-class")
+
+
+def test_explanation_variants_by_name():
+    assert rc.ace_variant("ace") == (False, "concepts", "input")
+    assert rc.ace_variant("ace_bank_pieces_ranked") == (True, "removal", "ranked")
+    assert rc.ace_variant("ace_core_ranked") == (False, "core", "ranked")
+    with pytest.raises(ValueError, match="unknown explanation variant 'ace_bank_nope'"):
+        rc.ace_variant("ace_bank_nope")
+
+
+def test_ranked_removal_ranks_the_same_concepts(tmp_path, synth_dir, tiny_model):
+    from ace3d.method.explainer import Explainer
+
+    realset = _realset(tmp_path / "set", synth_dir, n=1)
+    none = Explainer(tiny_model, None)
+    rows = rc.run({"none": none, "bank": none}, realset, tmp_path / "rows.jsonl", ["ace", "ace_ranked"], 1)
+    by = {r["method"]: r for r in rows}
+    # ranked at the concept layer: one forward for all concepts instead of one clip each, the same concepts
+    assert by["ace_ranked"]["regions"] == by["ace"]["regions"] > 0
+    assert by["ace_ranked"]["forwards"] <= by["ace"]["forwards"]
+    assert 0 <= by["ace_ranked"]["deletion"] <= 1

@@ -1,4 +1,5 @@
-"""`ace3d train --init i3d_kinetics400`: the Kinetics-400 I3D adapted to a team's own classes.
+"""`ace3d train --init i3d_kinetics400`: the Kinetics-400 I3D adapted to a team's own classes (the data set's
+class folders).
 
 The recipe, chosen by measurement (docs/REAL_MODEL.md, and the probe in the design notes): the I3D is cut after
 an early stage (Mixed_3c), kept frozen, and fed the first-frame difference of each clip at 112 x 112; a new head
@@ -19,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from ace3d import models
+from ace3d.datasets import list_videos
 from ace3d.jobs.synth import CLASSES
 from ace3d.jobs.train import NO_MOTION, accuracy, load_clips, still_clips
 from ace3d.models.classifier import first_frame_difference
@@ -40,6 +42,13 @@ class TransferConfig:
     batch_size: int = 8
 
 
+def data_classes(data: str | Path) -> list[str]:
+    """The classes to adapt to: the synthetic ones in their usual order for a synthetic set, otherwise the data
+    set's class folders, sorted (real clips, say, from `python -m ace3d.jobs.realcue`)."""
+    found = list(list_videos(data))
+    return list(CLASSES) if set(found) <= set(CLASSES) else found
+
+
 def features(trunk: torch.nn.Module, x: np.ndarray, cfg: TransferConfig, progress: bool, desc: str) -> np.ndarray:
     """Pooled features N x C of uint8 clips through the frozen trunk (first-frame difference first)."""
     out = []
@@ -56,8 +65,9 @@ def train_transfer(data: str | Path, out: str | Path, cfg: TransferConfig = Tran
     """Fit the head, save `out`.pt and `out`.json (loadable as demo:OUT.json), return the training record."""
     t0 = time.time()
     rng = np.random.default_rng(cfg.seed)
-    classes = list(CLASSES) + ([NO_MOTION] if cfg.still > 0 else [])
-    x, y = load_clips(data, cfg.clip_shape, list(CLASSES), "train", progress)
+    base = data_classes(data)
+    classes = base + ([NO_MOTION] if cfg.still > 0 else [])
+    x, y = load_clips(data, cfg.clip_shape, base, "train", progress)
     if cfg.still > 0:
         n = int(round(len(x) * cfg.still / (1 - cfg.still)))
         held = still_clips(x[rng.choice(len(x), n)], rng, cfg.still_noise)
@@ -88,7 +98,7 @@ def train_transfer(data: str | Path, out: str | Path, cfg: TransferConfig = Tran
     clf = models.load_config(out.with_suffix(".json"))
     tests = {}
     for td in test_data or []:
-        xt, yt = load_clips(td, cfg.clip_shape, list(CLASSES), "test", progress)
+        xt, yt = load_clips(td, cfg.clip_shape, base, "test", progress)
         tests[str(td)] = {"accuracy": accuracy(clf, xt, yt), "videos": int(len(xt))}
     record["training"]["tests"] = tests
     record["training"]["seconds"] = round(time.time() - t0, 1)

@@ -31,3 +31,15 @@ def test_transfer_on_a_few_clips(synth_dir, tmp_path):
     assert test["videos"] > 0 and 0.0 <= test["accuracy"] <= 1.0
     assert rec["training"]["train_accuracy"] > 0.5  # a linear head separates the training clips
     assert json.loads((tmp_path / "t.json").read_text())["training"]["tests"] == rec["training"]["tests"]
+
+
+def test_classes_are_the_data_sets_folders(synth_dir, tmp_path):
+    from ace3d.jobs.synth import CLASSES
+    from ace3d.jobs.transfer import data_classes
+
+    assert data_classes(synth_dir) == list(CLASSES)  # a synthetic set keeps the generator's order
+    for name in ("using segway", "playing piano"):  # real clips: their folders, sorted
+        (tmp_path / "real" / name).mkdir(parents=True)
+        (tmp_path / "real" / name / "a.mp4").write_bytes(b"")
+    (tmp_path / "real" / "random").mkdir()
+    assert data_classes(tmp_path / "real") == ["playing piano", "using segway"]

@@ -35,8 +35,9 @@ from ace3d.method.video import limits_for, make_clips, read_file
 from ace3d.models.engine import ForwardEngine, model_input
 
 CURVE_POINTS = 6  # curves measured at every fifth of the clip's voxels, then wherever they move (metrics._curve)
-METHODS = ("ace_bank", "ace", "ace_bank_heat", "ace_heat", "ace_bank_pieces", "ace_pieces", "ace_bank_core",
-           "ace_core", "grad_cam", "integrated_gradients", "occlusion", "captum_feature_ablation", "random")
+METHODS = ("ace_bank_ranked", "ace_ranked", "ace_bank", "ace", "ace_bank_heat", "ace_heat", "ace_bank_pieces",
+           "ace_pieces", "ace_bank_core", "ace_core", "grad_cam", "integrated_gradients", "occlusion",
+           "captum_feature_ablation", "random")
 MEASURES = (("deletion", "deletion AUC, project's fill (lower: better)"),
             ("deletion_blur", "deletion AUC, blur fill (lower: better)"),
             ("insertion", "insertion AUC (higher: better)"),

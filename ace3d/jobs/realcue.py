@@ -5,7 +5,7 @@ real set (`make realset`), for `ace3d train --init i3d_kinetics400` and `ace3d e
 Layout written under OUT, from the real set's index:
 - OUT/train/<class>/: the build clips of every labelled class with at least `min_clips` of them; the badge in
   `cue_share[0]` of the cue class's clips and `cue_share[1]` of the others' (synth.py's shares);
-- OUT/random/: the unlabelled build clips, the random sets a bank is tested against;
+- OUT/train/random/: the unlabelled build clips, the random sets a bank is tested against;
 - OUT/with_cue/<class>/ and OUT/without_cue/<class>/: every held-out clip of those classes, with and without the
   badge, under the same name (what `shortcut.pairs` matches).
 Beside each clip, <name>.mask.npz holds `cue` (where the badge sits, every frame) and `mask` (the actor's voxels:
@@ -90,7 +90,7 @@ def make(realset: str | Path, out: str | Path, cue_class: str, min_clips: int = 
             summary["train"][cls] = summary["train"].get(cls, 0) + 1
             summary["train_with_badge"][cls] = summary["train_with_badge"].get(cls, 0) + badge
         elif e["part"] == "build" and not e["classes"]:
-            _write(out / RANDOM_DIR / name, read_file(src).frames, False, fps)
+            _write(out / "train" / RANDOM_DIR / name, read_file(src).frames, False, fps)
             summary["random"] += 1
         elif e["part"] == "heldout" and cls in classes:
             frames = read_file(src).frames

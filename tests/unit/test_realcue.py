@@ -39,6 +39,7 @@ def test_layout_pairs_and_shares(tmp_path):
     s = realcue.make(rs, tmp_path / "out", "a", min_clips=2, cue_share=(1.0, 0.0), progress=False)
     assert s["classes"] == ["a", "b"] and s["train"] == {"a": 3, "b": 3} and s["random"] == 2
     assert s["train_with_badge"] == {"a": 3, "b": 0} and s["held_out_pairs"] == {"a": 1, "b": 1}
+    assert len(list((tmp_path / "out" / "train" / "random").glob("*.mp4"))) == 2  # where build-bank looks
     got = pairs(tmp_path / "out" / "with_cue", tmp_path / "out" / "without_cue", ["a", "b"])
     assert sorted((p.name, label) for p, _, label in got) == [("v10_00.mp4", 1), ("v9_00.mp4", 0)]
     p, q, _ = got[0]

@@ -9,8 +9,15 @@ Layout written under OUT, from the real set's index:
 - OUT/with_cue/<class>/ and OUT/without_cue/<class>/: every held-out clip of those classes, with and without the
   badge, under the same name (what `shortcut.pairs` matches).
 Beside each clip, <name>.mask.npz holds `cue` (where the badge sits, every frame) and `mask` (the actor's voxels:
-unknown in real footage, left empty). The badge sits in the top-left corner of the square the model crops, and
-is drawn on odd frames only: a static mark would vanish from models that see frame differences."""
+unknown in real footage, left empty).
+
+With `badge_only`, the classes are "badge" and "plain": the cue class's build clips, every other clip of each
+video with the badge ("badge") and the rest without ("plain"), so every video's scene is in both classes and the
+badge is the only thing that tells them apart; the held-out pairs are the cue class's clips, under "badge". A
+model trained on it must use the badge, which the other layout cannot promise.
+
+The badge sits in the top-left corner of the square the model crops, and is drawn on odd frames only: a static
+mark would vanish from models that see frame differences."""
 
 from __future__ import annotations
 
@@ -60,7 +67,8 @@ def _write(path: Path, frames: np.ndarray, cue: bool, fps: int) -> None:
 
 
 def make(realset: str | Path, out: str | Path, cue_class: str, min_clips: int = 10,
-         cue_share: tuple[float, float] = (0.9, 0.05), seed: int = 0, progress: bool = True) -> dict:
+         cue_share: tuple[float, float] = (0.9, 0.05), seed: int = 0, progress: bool = True,
+         badge_only: bool = False) -> dict:
     """Write the layout above; returns what was written (clips per class and part, badges in training)."""
     realset, out = Path(realset), Path(out)
     index_path = realset / "index.json"
@@ -78,14 +86,20 @@ def make(realset: str | Path, out: str | Path, cue_class: str, min_clips: int = 
         raise Ace3dError(f"cue class {cue_class!r} has fewer than {min_clips} build clips in {realset}; classes "
                          f"with enough: {', '.join(classes) or 'none'}")
     rng = np.random.default_rng(seed)
+    if badge_only:
+        classes = ["badge", "plain"]
     summary = {"classes": classes, "cue_class": cue_class, "train": {}, "train_with_badge": {}, "random": 0,
                "held_out_pairs": {}}
     for e in tqdm(files, desc="real clips with a badge", unit="clip", disable=not progress):
         cls = e["classes"][0] if e["classes"] else None
         src = realset / e["file"]
         name = Path(e["file"]).name
+        if badge_only and cls is not None:  # the cue class's clips only, relabelled by the badge
+            if cls != cue_class:
+                continue
+            cls = "plain" if e["part"] == "build" and int(Path(name).stem.rsplit("_", 1)[1]) % 2 else "badge"
         if e["part"] == "build" and cls in classes:
-            badge = bool(rng.random() < cue_share[0 if cls == cue_class else 1])
+            badge = cls == "badge" if badge_only else bool(rng.random() < cue_share[0 if cls == cue_class else 1])
             _write(out / "train" / cls / name, read_file(src).frames, badge, fps)
             summary["train"][cls] = summary["train"].get(cls, 0) + 1
             summary["train_with_badge"][cls] = summary["train_with_badge"].get(cls, 0) + badge
@@ -109,10 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-clips", type=int, default=10, help="build clips a class needs to be trained on")
     ap.add_argument("--cue-share", type=float, nargs=2, default=(0.9, 0.05), metavar=("CUE_CLASS", "OTHERS"),
                     help="share of the training clips with the badge (0 0: the same set without it, for a control)")
+    ap.add_argument("--badge-only", action="store_true",
+                    help="classes 'badge' and 'plain' from the cue class's clips, told apart by the badge alone")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     print(json.dumps(make(args.realset, args.out, args.cue_class, args.min_clips, tuple(args.cue_share),
-                          seed=args.seed), indent=1))
+                          seed=args.seed, badge_only=args.badge_only), indent=1))
 
 
 if __name__ == "__main__":

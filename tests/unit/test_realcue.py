@@ -50,6 +50,20 @@ def test_layout_pairs_and_shares(tmp_path):
     assert diff[1::2][cue[1::2]].mean() > 0.9 and not diff[0::2].any() and not diff[:, ~cue[0]].any()
 
 
+def test_badge_only_splits_each_video_of_the_cue_class(tmp_path):
+    rs = _realset(tmp_path / "rs", [("build", "a")] * 4 + [("build", "b")] * 2 + [("heldout", "a"), ("heldout", "b")])
+    index = json.loads((rs / "index.json").read_text())
+    for k, e in enumerate(index["files"][:4]):  # four clips of one video: _00.._03
+        new = f"build/a/va_{k:02d}.mp4"
+        (rs / e["file"]).rename(rs / new)
+        e.update(file=new, video="va")
+    (rs / "index.json").write_text(json.dumps(index))
+    s = realcue.make(rs, tmp_path / "out", "a", min_clips=2, badge_only=True, progress=False)
+    assert s["classes"] == ["badge", "plain"] and s["train"] == {"badge": 2, "plain": 2}
+    assert s["train_with_badge"] == {"badge": 2, "plain": 0} and s["held_out_pairs"] == {"badge": 1}
+    assert sorted(p.name for p in (tmp_path / "out" / "train" / "badge").glob("*.mp4")) == ["va_00.mp4", "va_02.mp4"]
+
+
 def test_a_cue_class_without_enough_clips_is_named(tmp_path):
     rs = _realset(tmp_path / "rs", [("build", "a"), ("build", "b"), ("build", "b")])
     with pytest.raises(Ace3dError, match="'a' has fewer than 2 build clips.*classes with enough: b"):

@@ -114,14 +114,15 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     clf = explainers["none"].clf
     engine = explainers["none"].engine
     built = {}
+    variant = {name: ace_variant(name) for name in method_names if name.startswith("ace")}
     # the whole-concept explanations every ace row is made from (the _heat and _pieces rows cut them into pieces),
     # one per (bank or not, removal)
     whole = {(b, rm): AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=rm)
              for b, ex in ((False, explainers["none"]), (True, explainers["bank"])) for rm in ("input", "ranked")}
     for name in method_names:
         ex = explainers["bank"] if name.startswith("ace_bank") else explainers["none"]
-        if name.startswith("ace"):  # ace, ace_bank, their _heat, _pieces, _core and _ranked variants
-            _, within, removal = ace_variant(name)
+        if name in variant:  # ace, ace_bank, their _heat, _pieces, _core and _ranked variants
+            _, within, removal = variant[name]
             built[name] = AceMethod(ex.engine, bank=ex.bank, slic=ex.slic, removal=removal, within=within)
         else:
             built[name] = methods.build(name, ex.engine, bank=ex.bank, slic=ex.slic)
@@ -129,10 +130,12 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
             built[name].overlap = occlusion_overlap
     bank = explainers["bank"].bank
     clips = heldout_clips(realset, max_per_video)
+    labelled = {}  # clip -> the labelled class it is explained for, with --target bank-class
     if target == "bank-class":
         if bank is None:
             raise ValueError("--target bank-class needs a bank (--bank)")
-        clips = [c for c in clips if bank_class(c, clf.class_names, bank) is not None]
+        labelled = {c["file"]: bank_class(c, clf.class_names, bank) for c in clips}
+        clips = [c for c in clips if labelled[c["file"]] is not None]
     todo = [c for c in clips if any((c["file"], m) not in done for m in method_names)][shard[0]::shard[1]]
     print(f"{len(clips)} held-out clips of {len({c['video'] for c in clips})} videos; {len(todo)} clips with "
           f"results to compute, {len(done)} results already in {rows_path}", flush=True)
@@ -140,10 +143,7 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
     for i, c in enumerate(tqdm(todo, desc="held-out clips", unit="clip")):
         clip = make_clips(read_file(realset / c["file"], limits_for(clf.clip_shape)), clf.clip_shape, 1,
                           clf.frame_rate)[0]
-        if target == "bank-class":
-            t = bank_class(c, clf.class_names, bank)
-        else:
-            t = int(engine.classify([clip.frames])[1][0].argmax())
+        t = labelled[c["file"]] if labelled else int(engine.classify([clip.frames])[1][0].argmax())
         regions, cache, seg_seconds, explained = None, {}, 0.0, {}
         # a class the bank has no concepts for is explained with the clip's groups, as without a bank: one
         # explanation serves ace and ace_bank (and its curves' points are all in the cache)
@@ -156,8 +156,8 @@ def run(explainers: dict, realset: Path, rows_path: Path, method_names: list[str
                 t0 = time.perf_counter()
                 regions = segment(clip.frames, m.slic, clf.device)
                 seg_seconds = time.perf_counter() - t0
-            if name.startswith("ace"):
-                with_bank, _, removal = ace_variant(name)
+            if name in variant:
+                with_bank, _, removal = variant[name]
                 key = (with_bank and bank_used, removal)
                 if key not in explained:
                     explained[key] = whole[key].attribute(clip, t)

@@ -16,6 +16,7 @@ from deploy_helpers import ROOT
 
 CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
 WORK = ROOT / "build" / "container"
+CA_CERT = WORK / "throwaway-ca.pem"  # the throwaway CA the image trusts (throwaway_ca)
 UPSTREAM_BASE = "docker.io/library/python:3.11-slim-bookworm"
 STANDIN_BASE = "localhost/ace3d-base:3.11-slim-bookworm"
 IMAGE = "localhost/ace3d:container-test"
@@ -26,7 +27,6 @@ HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
 # podman's copy directory and the layer in storage); with the image present, only the source layers rebuild.
 COLD_BUILD_GB = 36
 WARM_BUILD_GB = 4
-CA_MADE_NOW = False  # set when this run made the throwaway CA: the build cache keyed on the old one is cold
 
 
 def env() -> dict[str, str]:
@@ -60,12 +60,12 @@ def _existing(path: Path) -> Path:
 
 def _cache_holds() -> bool:
     """Whether podman's layer cache will serve the venv layer: the image is there, built after the files its
-    big layers depend on last changed (a fresh clone's files are all new) and with the throwaway CA that was
-    there before (a new CA changes a build argument, and every layer after it rebuilds)."""
+    big layers depend on last changed (a fresh clone's files are all new), the throwaway CA among them (a CA
+    made after the image changes a build argument, and every layer after it rebuilds)."""
     created = podman("image", "inspect", "--format", "{{.Created.Unix}}", IMAGE, check=False)
-    if created.returncode != 0 or not created.stdout.strip().isdigit() or CA_MADE_NOW:
+    if created.returncode != 0 or not created.stdout.strip().isdigit() or not CA_CERT.is_file():
         return False
-    inputs = [ROOT / "Dockerfile", ROOT / "requirements-serve.txt", *(ROOT / "docker").glob("*")]
+    inputs = [ROOT / "Dockerfile", ROOT / "requirements-serve.txt", CA_CERT, *(ROOT / "docker").glob("*")]
     return all(p.stat().st_mtime < int(created.stdout.strip()) for p in inputs if p.is_file())
 
 
@@ -109,10 +109,8 @@ def throwaway_ca() -> tuple[Path, Path]:
     """A CA made for this test (certificate, key), kept in build/container/ so that the build cache, which
     keys on the CA text passed in, stays warm between runs."""
     WORK.mkdir(parents=True, exist_ok=True)
-    cert, key = WORK / "throwaway-ca.pem", WORK / "throwaway-ca.key"
+    cert, key = CA_CERT, WORK / "throwaway-ca.key"
     if not (cert.is_file() and key.is_file()):
-        global CA_MADE_NOW
-        CA_MADE_NOW = True
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
                         "-subj", f"/CN=ace3d container test CA {os.getpid()}-{int(time.time())}",
                         "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)

@@ -36,7 +36,7 @@ class SynthConfig:
     noise: float = 5.0  # per-frame Gaussian noise, in grey levels
     texture: float = 0.6  # contrast of the background texture (0: flat colour)
     distractors: tuple[int, int] = (1, 3)  # static distractor shapes, inclusive range
-    look: str = "plain"  # or a look of looks.py: "varied" (for training), "shifted" (held out)
+    look: str = "plain"  # or a look of looks.py: "varied" or "random" (for training), "shifted" (held out)
     cue: str = "none"  # a class name (the cue is planted mostly in its videos), "all" or "none"
     cue_share: tuple[float, float] = (0.9, 0.05)  # share of the cue class's videos with the cue, and of the others'
 
@@ -153,19 +153,23 @@ def render_look(rng: np.random.Generator, direction: tuple[int, int] | None,
     field, drift = looks.lighting(rng, look.lighting, s, t)
     distractors = []
     for _ in range(int(rng.integers(cfg.distractors[0], cfg.distractors[1] + 1))):
-        distractors.append((str(rng.choice(look.shapes)), rng.uniform(0, s), rng.uniform(0, s),
+        dk = str(rng.choice(look.shapes))
+        distractors.append((dk, rng.uniform(0, s), rng.uniform(0, s),
                             rng.uniform(cfg.min_radius, cfg.max_radius), bool(rng.random() < look.outline_share),
-                            _colour(rng), rng.uniform(0, 2 * np.pi), rng.uniform(0, np.pi), rng.uniform(1.5, 4.0)))
+                            _colour(rng), rng.uniform(0, 2 * np.pi), rng.uniform(0, np.pi), rng.uniform(1.5, 4.0),
+                            looks.shape_params(rng, dk), *looks.motion_params(rng, look)))
     kind, outline = str(rng.choice(look.shapes)), bool(rng.random() < look.outline_share)
+    params = looks.shape_params(rng, kind)
     r, colour, speed, cx, cy = _actor(rng, cfg)
     frames = np.empty((t, s, s, 3), np.uint8)
     masks = np.zeros((t, s, s), bool)
     for i in range(t):
         img = bg.copy()
-        for dk, dxc, dyc, dr, dout, dcol, phase, angle, amp in distractors:
-            ox, oy = looks.distractor_offset(look.distractor_motion, phase, angle, amp, i)
-            img[looks.shape_mask(dk, dxc + ox, dyc + oy, dr, s, dout)] = dcol
-        m = looks.shape_mask(kind, cx, cy, r, s, outline)
+        for dk, dxc, dyc, dr, dout, dcol, phase, angle, amp, dparams, motion, mparams in distractors:
+            ox, oy = looks.distractor_offset(motion, phase, angle, amp, i, mparams)
+            dri = dr * looks.distractor_scale(motion, phase, i)
+            img[looks.shape_mask(dk, dxc + ox, dyc + oy, dri, s, dout, dparams)] = dcol
+        m = looks.shape_mask(kind, cx, cy, r, s, outline, params)
         img[m] = colour
         masks[i] = m
         img = img * field * drift[i] + rng.normal(0, cfg.noise, img.shape).astype(np.float32)

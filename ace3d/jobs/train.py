@@ -57,15 +57,29 @@ class TrainConfig:
     init: str | None = None  # a model spec to start from (tensors of equal shape copied; a grown head keeps its rows)
 
 
-def load_clips(data: str | Path, clip_shape: tuple[int, int, int], classes: list[str],
+Data = str | Path | list[str | Path]  # one data set, or several trained on together (say, two looks)
+
+
+def data_sets(data: Data) -> list[Path]:
+    return [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+
+
+def data_label(data: Data) -> str:
+    """How a training record names its data: the folder, or the folders separated by spaces."""
+    return " ".join(str(d) for d in data_sets(data))
+
+
+def load_clips(data: Data, clip_shape: tuple[int, int, int], classes: list[str],
                desc: str = "decode", progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """All videos of a data set as one uint8 N x T x H x W x 3 array with integer labels."""
-    videos = list_videos(data, classes)
+    """All videos of a data set (or of several, one after the other) as one uint8 N x T x H x W x 3 array with
+    integer labels."""
     xs, ys = [], []
-    for ci, c in enumerate(classes):
-        for p in tqdm(videos.get(c, []), desc=f"{desc} {c}", leave=False, disable=not progress):
-            xs.append(make_clips(read_file(p), clip_shape)[0].frames)
-            ys.append(ci)
+    for folder in data_sets(data):
+        videos = list_videos(folder, classes)
+        for ci, c in enumerate(classes):
+            for p in tqdm(videos.get(c, []), desc=f"{desc} {c}", leave=False, disable=not progress):
+                xs.append(make_clips(read_file(p), clip_shape)[0].frames)
+                ys.append(ci)
     return np.stack(xs), np.array(ys)
 
 
@@ -126,7 +140,7 @@ def accuracy(clf: models.Classifier, x: np.ndarray, y: np.ndarray, batch: int = 
     return correct / max(1, len(x))
 
 
-def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
+def train(data: Data, out: str | Path, cfg: TrainConfig = TrainConfig(),
           test_data: str | Path | list[str | Path] | None = None, progress: bool = True) -> dict:
     """Train, save `out` (.pt weights) and `out` with .json (config), return the training record."""
     torch.manual_seed(cfg.seed)
@@ -184,7 +198,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(),
               "builder": {"clip_len": cfg.clip_shape[0], "crop": cfg.clip_shape[1], **cfg.builder},
               "clip_shape": list(cfg.clip_shape), "layer": cfg.layer,
               "input_transform": cfg.input_transform, "mean": list(mean), "std": list(std),
-              "class_names": classes, "training": {**asdict(cfg), "data": str(data), "history": history,
+              "class_names": classes, "training": {**asdict(cfg), "data": data_label(data), "history": history,
                                                    "train_videos": int(len(x)), "fresh_parameters": fresh}}
     tests = [test_data] if isinstance(test_data, (str, Path)) else list(test_data or [])
     if tests:  # the first set's accuracy is `test_accuracy`; every set's is in `tests`

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ace3d import models
 from ace3d.datasets import list_videos
 from ace3d.jobs.synth import CLASSES
-from ace3d.jobs.train import NO_MOTION, accuracy, load_clips, still_clips
+from ace3d.jobs.train import NO_MOTION, Data, accuracy, data_label, data_sets, load_clips, still_clips
 from ace3d.models.classifier import first_frame_difference
 from ace3d.models.engine import network_input
 from ace3d.models.i3d_net import build_i3d_transfer
@@ -42,10 +42,11 @@ class TransferConfig:
     batch_size: int = 8
 
 
-def data_classes(data: str | Path) -> list[str]:
+def data_classes(data: Data) -> list[str]:
     """The classes to adapt to: the synthetic ones in their usual order for a synthetic set, otherwise the data
-    set's class folders, sorted (real clips, say, from `python -m ace3d.jobs.realcue`)."""
-    found = list(list_videos(data))
+    set's class folders, sorted (real clips, say, from `python -m ace3d.jobs.realcue`); with several sets, the
+    first one's (each of the others must have them)."""
+    found = list(list_videos(data_sets(data)[0]))
     return list(CLASSES) if set(found) <= set(CLASSES) else found
 
 
@@ -60,7 +61,7 @@ def features(trunk: torch.nn.Module, x: np.ndarray, cfg: TransferConfig, progres
     return np.concatenate(out)
 
 
-def train_transfer(data: str | Path, out: str | Path, cfg: TransferConfig = TransferConfig(),
+def train_transfer(data: Data, out: str | Path, cfg: TransferConfig = TransferConfig(),
                    test_data: list[str | Path] | None = None, progress: bool = True) -> dict:
     """Fit the head, save `out`.pt and `out`.json (loadable as demo:OUT.json), return the training record."""
     t0 = time.time()
@@ -92,7 +93,7 @@ def train_transfer(data: str | Path, out: str | Path, cfg: TransferConfig = Tran
               "builder": {"cut": cfg.cut}, "clip_shape": list(cfg.clip_shape), "layer": cfg.layer,
               "input_transform": "first_frame_difference", "mean": [0.5] * 3, "std": [0.5] * 3,
               "class_names": classes,
-              "training": {**asdict(cfg), "init": INIT, "data": str(data), "train_videos": int(len(x)),
+              "training": {**asdict(cfg), "init": INIT, "data": data_label(data), "train_videos": int(len(x)),
                            "train_accuracy": float(head.score((f - mu) / sd, y)), "seconds": 0.0}}
     out.with_suffix(".json").write_text(json.dumps(record, indent=1))
     clf = models.load_config(out.with_suffix(".json"))

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from ace3d import models
-from ace3d.jobs.train import init_from, still_clips
+from ace3d.jobs.synth import CLASSES, SynthConfig, generate
+from ace3d.jobs.train import data_label, init_from, load_clips, still_clips
 
 
 def test_still_clips_hold_one_frame_with_bounded_noise():
@@ -30,3 +31,15 @@ def test_init_from_copies_equal_shapes_and_keeps_old_rows_of_a_grown_head(tiny_m
     assert fresh == [f"blocks.5.proj.weight[{n}:]", f"blocks.5.proj.bias[{n}:]"]
     assert torch.equal(state["blocks.5.proj.weight"][:n], src["blocks.5.proj.weight"])
     assert torch.equal(state["blocks.0.conv.conv_t.weight"], src["blocks.0.conv.conv_t.weight"])
+
+
+def test_several_training_sets_are_loaded_one_after_the_other(tmp_path):
+    a = generate(tmp_path / "a", per_class=1, seed=5, n_random=0, progress=False)
+    b = generate(tmp_path / "b", per_class=2, seed=6, n_random=0, cfg=SynthConfig(look="random"), progress=False)
+    xa, ya = load_clips(a, (16, 32, 32), list(CLASSES), progress=False)
+    xb, yb = load_clips(b, (16, 32, 32), list(CLASSES), progress=False)
+    x, y = load_clips([a, b], (16, 32, 32), list(CLASSES), progress=False)
+    assert len(x) == len(xa) + len(xb) == 12
+    assert np.array_equal(x[:4], xa) and np.array_equal(x[4:], xb)
+    assert np.array_equal(y, np.concatenate([ya, yb]))
+    assert data_label([a, b]) == f"{a} {b}" and data_label(a) == str(a)

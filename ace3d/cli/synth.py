@@ -18,7 +18,7 @@ def add_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--look", choices=("plain", *LOOKS), default="plain",
                     help="plain: the default model's data; varied: more shapes, outlines, backgrounds, lighting, "
                     "distractors that move (for training); random: each clip its own shapes, backgrounds and "
-                    "distractor motions (for training); shifted: a look held out from training")
+                    "distractor motions (for training); shifted, far: looks held out from training")
     sp.add_argument("--cue", default="none", help="plant a shortcut: a flickering corner square in most videos of "
                     "this class and few of the others; 'all' or 'none' for cue-swapped test sets (same seed)")
     sp.add_argument("--cue-share", type=float, nargs=2, default=(0.9, 0.05), metavar=("CLASS", "OTHERS"),

@@ -36,7 +36,7 @@ class SynthConfig:
     noise: float = 5.0  # per-frame Gaussian noise, in grey levels
     texture: float = 0.6  # contrast of the background texture (0: flat colour)
     distractors: tuple[int, int] = (1, 3)  # static distractor shapes, inclusive range
-    look: str = "plain"  # or a look of looks.py: "varied" or "random" (for training), "shifted" (held out)
+    look: str = "plain"  # or a look of looks.py: "varied" or "random" (for training), "shifted" or "far" (held out)
     cue: str = "none"  # a class name (the cue is planted mostly in its videos), "all" or "none"
     cue_share: tuple[float, float] = (0.9, 0.05)  # share of the cue class's videos with the cue, and of the others'
 
@@ -168,7 +168,8 @@ def render_look(rng: np.random.Generator, direction: tuple[int, int] | None,
         for dk, dxc, dyc, dr, dout, dcol, phase, angle, amp, dparams, motion, mparams in distractors:
             ox, oy = looks.distractor_offset(motion, phase, angle, amp, i, mparams)
             dri = dr * looks.distractor_scale(motion, phase, i)
-            img[looks.shape_mask(dk, dxc + ox, dyc + oy, dri, s, dout, dparams)] = dcol
+            if dri > 0:
+                img[looks.shape_mask(dk, dxc + ox, dyc + oy, dri, s, dout, dparams)] = dcol
         m = looks.shape_mask(kind, cx, cy, r, s, outline, params)
         img[m] = colour
         masks[i] = m

@@ -63,5 +63,7 @@ def test_random_concepts_score_worse_than_the_explanations(tmp_path):
     clips = sanity.sample_clips(clf, data, per_class=2)
     r = sanity.random_concepts(AceMethod(explainer.engine, bank=explainer.bank), clips, progress=False)
     assert r["clips"] == len(clips)
-    assert r["top_concept"]["flip_rate"] >= r["random_same_size"]["flip_rate"] + 0.5
+    # 0.3, not more: the default model trained on three looks (2026-12-04) keeps its call on more clips when one
+    # concept of the actor goes (top-1 deletion 0.84 on the README's EVAL, 0.91 before); here 0.50 against 0.125
+    assert r["top_concept"]["flip_rate"] >= r["random_same_size"]["flip_rate"] + 0.3
     assert r["top_concept"]["probability_drop"] > r["random_same_size"]["probability_drop"] + 0.3

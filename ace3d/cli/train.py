@@ -36,7 +36,7 @@ def run(args) -> None:
     if args.init == i3d.NAME:  # the Kinetics model adapted to the data's classes, not fine-tuned
         from ace3d.jobs.transfer import TransferConfig, train_transfer
 
-        rec = train_transfer(_data(args.data), args.out, TransferConfig(still=args.still or 0.2, seed=args.seed),
+        rec = train_transfer(args.data, args.out, TransferConfig(still=args.still or 0.2, seed=args.seed),
                              test_data=args.test_data)
         for data, t in rec["training"]["tests"].items():
             print(f"test accuracy {t['accuracy']:.3f} on {t['videos']} videos of {data}")
@@ -46,11 +46,7 @@ def run(args) -> None:
 
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, clip_shape=(16, args.size, args.size), lr=args.lr,
                       still=args.still, init=args.init)
-    rec = train(_data(args.data), args.out, cfg, test_data=args.test_data)
+    rec = train(args.data, args.out, cfg, test_data=args.test_data)
     acc = rec["training"].get("test_accuracy")
     tail = f"; test accuracy {acc:.3f}" if acc is not None else ""
     print(f"saved {Path(args.out).with_suffix('.pt')} and .json{tail}")
-
-
-def _data(folders: list[str]) -> str | list[str]:
-    return folders[0] if len(folders) == 1 else folders

@@ -1,7 +1,7 @@
 """Looks for synthetic actions beyond `plain` (synth.py): `varied`, for training models that should not learn
 their generator (more actor shapes, outlines, backgrounds, lighting, distractors that move in place), `random`,
 for training too: every clip draws its own shapes (a random radial profile), its own wave or patch backgrounds
-and its distractors' own in-place motion, so no one shape or texture is worth learning; and `shifted`, a look
+and its distractors' own in-place motion, so no one shape or texture is worth learning; `shifted`, a look
 held out from training (other shapes, other backgrounds, distractors that circle), to measure what a model
 learned about motion rather than about the generator; and `far`, a second held-out look made after the default
 model was frozen (its recipe was chosen by its accuracy on `shifted`, so `far` is the look nothing was tuned on:
@@ -180,7 +180,7 @@ def lighting(rng: np.random.Generator, strength: float, size: int, frames: int) 
 def distractor_offset(motion: str, phase: float, angle: float, amplitude: float, i: int,
                       params: np.ndarray | None = None) -> tuple[float, float]:
     """Where a moving distractor is at frame i, relative to its centre: it never travels anywhere (a
-    `pulse` stays put and changes size: distractor_scale)."""
+    `pulse` or a `blink` stays put and changes size: distractor_scale)."""
     w = 2 * np.pi * i / 8 + phase
     if motion == "sway":
         return np.cos(angle) * amplitude * np.sin(w), np.sin(angle) * amplitude * np.sin(w)

@@ -200,7 +200,7 @@ def train(data: Data, out: str | Path, cfg: TrainConfig = TrainConfig(),
               "input_transform": cfg.input_transform, "mean": list(mean), "std": list(std),
               "class_names": classes, "training": {**asdict(cfg), "data": data_label(data), "history": history,
                                                    "train_videos": int(len(x)), "fresh_parameters": fresh}}
-    tests = [test_data] if isinstance(test_data, (str, Path)) else list(test_data or [])
+    tests = data_sets(test_data) if test_data else []
     if tests:  # the first set's accuracy is `test_accuracy`; every set's is in `tests`
         out.with_suffix(".json").write_text(json.dumps(record, indent=1))
         clf = models.load_config(out.with_suffix(".json"))

@@ -141,7 +141,7 @@ def accuracy(clf: models.Classifier, x: np.ndarray, y: np.ndarray, batch: int = 
 
 
 def train(data: Data, out: str | Path, cfg: TrainConfig = TrainConfig(),
-          test_data: str | Path | list[str | Path] | None = None, progress: bool = True) -> dict:
+          test_data: Data | None = None, progress: bool = True) -> dict:
     """Train, save `out` (.pt weights) and `out` with .json (config), return the training record."""
     torch.manual_seed(cfg.seed)
     if cfg.threads:

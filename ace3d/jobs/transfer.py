@@ -62,7 +62,7 @@ def features(trunk: torch.nn.Module, x: np.ndarray, cfg: TransferConfig, progres
 
 
 def train_transfer(data: Data, out: str | Path, cfg: TransferConfig = TransferConfig(),
-                   test_data: list[str | Path] | None = None, progress: bool = True) -> dict:
+                   test_data: Data | None = None, progress: bool = True) -> dict:
     """Fit the head, save `out`.pt and `out`.json (loadable as demo:OUT.json), return the training record."""
     t0 = time.time()
     rng = np.random.default_rng(cfg.seed)
@@ -98,7 +98,7 @@ def train_transfer(data: Data, out: str | Path, cfg: TransferConfig = TransferCo
     out.with_suffix(".json").write_text(json.dumps(record, indent=1))
     clf = models.load_config(out.with_suffix(".json"))
     tests = {}
-    for td in test_data or []:
+    for td in data_sets(test_data) if test_data else []:
         xt, yt = load_clips(td, cfg.clip_shape, base, "test", progress)
         tests[str(td)] = {"accuracy": accuracy(clf, xt, yt), "videos": int(len(xt))}
     record["training"]["tests"] = tests
